@@ -29,7 +29,7 @@ export function registerSchema(schema: { $id?: string }): void {
 export interface Source {
   name: string;
   /** Maps a JSON pointer (`/services/0/cpu`) to `line:col`, when the text is known. */
-  locate?: (pointer: string) => string | undefined;
+  locate?: (pointer: string, atKey?: boolean) => string | undefined;
 }
 
 /** One human sentence per ajv error, prefixed with the field path (and line:col when known). */
@@ -52,7 +52,7 @@ export function describeSchemaErrors(errors: readonly ErrorObject[], source?: So
       case 'enum': msg = `must be one of ${(e.params as { allowedValues: unknown[] }).allowedValues.map((v) => JSON.stringify(v)).join(', ')}`; break;
       default: msg = e.message ?? e.keyword;
     }
-    const at = source?.locate?.(pointer);
+    const at = source?.locate?.(pointer, e.keyword === 'additionalProperties');
     const line = `${field}${at ? ` (line ${at})` : ''}: ${msg}`;
     if (!seen.has(line)) {
       seen.add(line);
@@ -82,7 +82,7 @@ export function assertValid<T>(value: unknown, schema: object, source: Source, k
  */
 export function parseYamlDocument<T>(text: string, fileName: string, schema: object, kind: string, hint?: string): T {
   const lineCounter = new LineCounter();
-  const doc = parseDocument(text, { lineCounter, prettyErrors: false, uniqueKeys: true });
+  const doc = parseDocument(text, { lineCounter, prettyErrors: true, uniqueKeys: true });
   if (doc.errors.length > 0) {
     const details = doc.errors.map((err) => {
       const pos = err.linePos?.[0];
@@ -91,20 +91,21 @@ export function parseYamlDocument<T>(text: string, fileName: string, schema: obj
     throw new KarmaError(`${kind} is not valid YAML`, { where: fileName, details, hint: 'fix the syntax at the line shown' });
   }
   const value = doc.toJS({ maxAliasCount: 100 }) as unknown;
-  const source: Source = { name: fileName, locate: (pointer) => locatePointer(doc, lineCounter, pointer) };
+  const source: Source = { name: fileName, locate: (pointer, atKey) => locatePointer(doc, lineCounter, pointer, atKey ?? false) };
   return assertValid<T>(value, schema, source, kind, hint);
 }
 
-function locatePointer(doc: Document, lc: LineCounter, pointer: string): string | undefined {
+function locatePointer(doc: Document, lc: LineCounter, pointer: string, atKey: boolean): string | undefined {
   const parts = pointer.split('/').slice(1).map((p) => p.replace(/~1/g, '/').replace(/~0/g, '~'));
   let node: unknown = doc.contents;
   let lastRange: [number, number, number] | undefined = (doc.contents as { range?: [number, number, number] } | null)?.range;
-  for (const part of parts) {
+  for (const [i, part] of parts.entries()) {
     if (isMap(node)) {
       const pair = node.items.find((it) => String((it.key as { value?: unknown } | null)?.value ?? it.key) === part);
       if (!pair) break;
       const keyRange = (pair.key as { range?: [number, number, number] } | null)?.range;
       if (keyRange) lastRange = keyRange;
+      if (atKey && i === parts.length - 1) break;
       node = pair.value;
       const valueRange = (node as { range?: [number, number, number] } | null)?.range;
       if (valueRange) lastRange = valueRange;

@@ -1,0 +1,33 @@
+import { describe, expect, it } from 'vitest';
+import { main } from '../../../generator/cli/main.ts';
+import type { Io } from '../../../generator/cli/command.ts';
+
+export function captureIo(): Io & { stdout: () => string; stderr: () => string } {
+  let out = '';
+  let err = '';
+  return {
+    out: (t) => void (out += t),
+    err: (t) => void (err += t),
+    isTty: false,
+    cwd: process.cwd(),
+    env: {},
+    now: () => 0,
+    stdout: () => out,
+    stderr: () => err,
+  };
+}
+
+describe('karma-hpa CLI', () => {
+  it('lists its commands with --help', async () => {
+    const io = captureIo();
+    expect(await main(['--help'], io)).toBe(0);
+    expect(io.stdout()).toMatch(/usage: karma-hpa <command>/);
+  });
+
+  it('rejects an unknown command with a hint and exit code 2', async () => {
+    const io = captureIo();
+    expect(await main(['frobnicate'], io)).toBe(2);
+    expect(io.stderr()).toMatch(/unknown command "frobnicate"/);
+    expect(io.stderr()).toMatch(/hint:/);
+  });
+});
