@@ -1,21 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { main } from '../../../generator/cli/main.ts';
-import type { Io } from '../../../generator/cli/command.ts';
-
-export function captureIo(): Io & { stdout: () => string; stderr: () => string } {
-  let out = '';
-  let err = '';
-  return {
-    out: (t) => void (out += t),
-    err: (t) => void (err += t),
-    isTty: false,
-    cwd: process.cwd(),
-    env: {},
-    now: () => 0,
-    stdout: () => out,
-    stderr: () => err,
-  };
-}
+import { captureIo } from '../../support/io.ts';
 
 describe('karma-hpa CLI', () => {
   it('lists its commands with --help', async () => {
