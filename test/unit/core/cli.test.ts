@@ -16,3 +16,10 @@ describe('karma-hpa CLI', () => {
     expect(io.stderr()).toMatch(/hint:/);
   });
 });
+
+describe('runtime', () => {
+  it('runs on the Node 24 runtime that npm ci installs (client-node 2.x needs >= 22.19)', () => {
+    const [major, minor] = process.versions.node.split('.').map(Number);
+    expect(major! > 22 || (major === 22 && minor! >= 19)).toBe(true);
+  });
+});
