@@ -1,0 +1,77 @@
+/**
+ * Training speed. `nn`: forward + backward + Adam steps per second of the hand-written MLP against
+ * TensorFlow.js (pure-JS CPU backend) on the same 2×64 tanh network, batch 256. `mappo`: wall time and
+ * environment steps per second of training the default organisation on chained-services.
+ */
+import { Rng } from '../policies/random.ts';
+import { Adam, clipGradNorm, TrainableMlp } from '../generator/train/nn.ts';
+
+type Emit = (record: Record<string, unknown>) => void;
+
+const IN = 16;
+const OUT = 7;
+const BATCH = 256;
+
+function handWrittenStepsPerSecond(seconds: number): number {
+  const rng = new Rng(1);
+  const net = TrainableMlp.init([IN, 64, 64, OUT], 'tanh', rng, 1);
+  const opt = new Adam(net.params.length);
+  const x = Float32Array.from({ length: BATCH * IN }, () => rng.normal());
+  const y = Float64Array.from({ length: BATCH * OUT }, () => rng.normal());
+  const d = new Float64Array(BATCH * OUT);
+  let steps = 0;
+  const start = performance.now();
+  while (performance.now() - start < seconds * 1000) {
+    const { out, acts } = net.forward(x, BATCH);
+    for (let i = 0; i < d.length; i++) d[i] = (out[i]! - y[i]!) / BATCH;
+    net.zeroGrad();
+    net.backward(acts, d, BATCH);
+    clipGradNorm([net], 0.5);
+    opt.step(net, 1e-3);
+    steps++;
+  }
+  return steps / ((performance.now() - start) / 1000);
+}
+
+async function tfjsStepsPerSecond(seconds: number): Promise<number | undefined> {
+  let tf: typeof import('@tensorflow/tfjs');
+  try {
+    tf = await import('@tensorflow/tfjs');
+  } catch {
+    return undefined;
+  }
+  await tf.setBackend('cpu');
+  const model = tf.sequential({
+    layers: [
+      tf.layers.dense({ inputShape: [IN], units: 64, activation: 'tanh' }),
+      tf.layers.dense({ units: 64, activation: 'tanh' }),
+      tf.layers.dense({ units: OUT }),
+    ],
+  });
+  const optimizer = tf.train.adam(1e-3);
+  const rng = new Rng(1);
+  const x = tf.tensor2d(Float32Array.from({ length: BATCH * IN }, () => rng.normal()), [BATCH, IN]);
+  const y = tf.tensor2d(Float32Array.from({ length: BATCH * OUT }, () => rng.normal()), [BATCH, OUT]);
+  const step = (): void => {
+    tf.tidy(() => {
+      const { grads } = tf.variableGrads(() => tf.losses.meanSquaredError(y, model.apply(x) as import('@tensorflow/tfjs').Tensor) as import('@tensorflow/tfjs').Scalar);
+      optimizer.applyGradients(grads);
+    });
+  };
+  step();
+  let steps = 0;
+  const start = performance.now();
+  while (performance.now() - start < seconds * 1000) {
+    step();
+    steps++;
+  }
+  return steps / ((performance.now() - start) / 1000);
+}
+
+export async function run(emit: Emit): Promise<void> {
+  const mine = handWrittenStepsPerSecond(5);
+  const reference = await tfjsStepsPerSecond(5);
+  emit({ bench: 'train.nn-step', unit: 'steps/s', value: Number(mine.toFixed(1)), reference: reference === undefined ? null : Number(reference.toFixed(1)), referenceName: '@tensorflow/tfjs cpu backend', network: `${IN}-64-64-${OUT} tanh`, batch: BATCH });
+  const { benchMappo } = await import('../generator/train/bench-mappo.ts').catch(() => ({ benchMappo: undefined }));
+  if (benchMappo) for (const r of await benchMappo()) emit(r);
+}

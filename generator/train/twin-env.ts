@@ -1,0 +1,285 @@
+/**
+ * The twin as a multi-agent environment. Every decision period each agent decides, for each of its
+ * services, a replica change; the changes for a service add up (combineDecisions) and become HPA bounds
+ * through applyDecision — the same path the sidecar takes — and the emulated HPA controller scales
+ * inside them. Observations come from the twin's snapshots (metrics pipeline, stale like the real one);
+ * rewards come from the twin's per-second ground truth over the period.
+ */
+import { applyDecision, combineDecisions, type BoundGuards } from '../../policies/decision.ts';
+import { buildObservation, DEFAULT_FEATURES } from '../../policies/observation.ts';
+import {
+  bindOrganisation, DEFAULT_ACTIONS, roleActionMask, roleShapingReward, validateOrganisation,
+  type BoundAgent, type BoundOrganisation, type Goal, type Organisation, type ResilienceWeights, type TopologyServices,
+} from '../../policies/organisation.ts';
+import type { ClusterSnapshot } from '../../policies/snapshot.ts';
+import { loadScenario, type Scenario } from '../twin/scenario.ts';
+import { DEFAULT_RESILIENCE_WEIGHTS as TWIN_WEIGHTS } from '../twin/metrics.ts';
+import { F } from '../twin/series.ts';
+import { createSimulation, type Simulation } from '../twin/simulation.ts';
+import { loadTopology, type Topology } from '../twin/topology.ts';
+import type { MarlAgentSpec, MarlEnv, MarlEnvSpec, MarlObservation, MarlStepResult } from './env.ts';
+
+/** How roles take part in training (the ablation): hard masks + soft shaping, all shaping, or none. */
+export type RoleMode = 'hard' | 'soft' | 'none';
+
+export interface TwinEnvOptions {
+  topology: string;
+  scenarios: string[];
+  organisation: Organisation;
+  roleMode: RoleMode;
+  /** Directory relative scenario/topology paths resolve against. */
+  cwd: string;
+  maxStep?: number;
+  /** Simulated seconds per episode (default: the scenario's duration). */
+  episodeSeconds?: number;
+}
+
+/** The twin's resilience weights (metrics.ts), in the organisation's naming: one source of the defaults. */
+export const DEFAULT_RESILIENCE_WEIGHTS: ResilienceWeights = {
+  successRate: TWIN_WEIGHTS.successRate, podFailure: TWIN_WEIGHTS.podHealth, latency: TWIN_WEIGHTS.latency,
+  entryAvailability: TWIN_WEIGHTS.entryAvailability, trafficCapacity: TWIN_WEIGHTS.trafficCapacity,
+};
+const STATE_FIELDS_PER_SERVICE = 10;
+
+/** The services of a topology as the organisation sees them. */
+export function topologyServices(t: Topology): TopologyServices {
+  const entries = new Set(t.entryPoints.map((e) => e.service));
+  return { name: t.name, services: t.services.map((s) => ({ name: s.name, critical: s.criticality === 'critical', entry: entries.has(s.name) })) };
+}
+
+/** Guards used in the twin: the topology's replica range, at most maxStep per decision. */
+export function twinGuards(t: Topology, service: string, maxStep: number): BoundGuards {
+  const s = t.services.find((x) => x.name === service)!;
+  return { minReplicas: s.minReplicas, maxReplicas: s.maxReplicas, maxStep };
+}
+
+export class TwinEnv implements MarlEnv {
+  readonly spec: MarlEnvSpec;
+  readonly topology: Topology;
+  readonly scenarios: Scenario[];
+  readonly bound: BoundOrganisation;
+  private readonly opts: TwinEnvOptions;
+  private readonly maxStep: number;
+  private readonly weights: ResilienceWeights;
+  private sim: Simulation | undefined;
+  private history: ClusterSnapshot[] = [];
+  private periodStart = 0;
+  private lastActions: number[][] = [];
+  private endSeconds = 0;
+
+  constructor(opts: TwinEnvOptions) {
+    this.opts = opts;
+    this.topology = loadTopology(opts.topology, opts.cwd);
+    this.scenarios = opts.scenarios.map((s) => loadScenario(s, opts.cwd));
+    const org = validateOrganisation(opts.organisation);
+    this.bound = bindOrganisation(org, topologyServices(this.topology));
+    this.maxStep = opts.maxStep ?? 3;
+    this.weights = org.resilienceWeights ?? DEFAULT_RESILIENCE_WEIGHTS;
+    const agents: MarlAgentSpec[] = this.bound.agents.map((a) => ({ name: a.name, slots: [...a.services], features: [...DEFAULT_FEATURES], actions: [...DEFAULT_ACTIONS] }));
+    this.spec = { agents, stateSize: this.topology.services.length * STATE_FIELDS_PER_SERVICE + 2 };
+  }
+
+  get simulation(): Simulation | undefined {
+    return this.sim;
+  }
+
+  reset(seed: number, episode: number): void {
+    const scenario = this.scenarios[episode % this.scenarios.length]!;
+    this.sim = createSimulation({ topology: this.topology, scenario, seed });
+    this.endSeconds = Math.min(this.sim.durationSeconds, this.opts.episodeSeconds ?? Infinity);
+    this.history = [];
+    this.lastActions = [];
+    // Let the metrics pipeline fill once before the first decision.
+    this.advance(this.bound.decisionPeriodSeconds);
+    this.periodStart = Math.floor(this.sim.timeSeconds);
+  }
+
+  private advance(seconds: number): void {
+    const sim = this.sim!;
+    const until = Math.min(this.endSeconds, sim.timeSeconds + seconds);
+    while (!sim.done && sim.timeSeconds < until - 1e-9) sim.step();
+  }
+
+  observe(): MarlObservation {
+    const sim = this.sim!;
+    const snap = sim.snapshot();
+    this.history.push(snap);
+    if (this.history.length > 8) this.history.shift();
+    const obs: Float32Array[][] = [];
+    const masks: Uint8Array[][] = [];
+    this.bound.agents.forEach((agent, k) => {
+      const spec = this.spec.agents[k]!;
+      obs.push(agent.services.map((s) => buildObservation(snap, focus(agent.services, s), spec.features)));
+      masks.push(agent.services.map((s) => (this.opts.roleMode === 'hard'
+        ? roleActionMask(agent.role, this.history, focus(agent.services, s), spec.actions)
+        : new Uint8Array(spec.actions.length).fill(1))));
+    });
+    return { obs, masks, state: this.globalState(snap) };
+  }
+
+  private globalState(snap: ClusterSnapshot): Float32Array {
+    const sim = this.sim!;
+    const x = new Float32Array(this.spec.stateSize);
+    const sec = Math.max(0, sim.series.length - 1);
+    this.topology.services.forEach((svc, s) => {
+      const v = snap.services[svc.name]!;
+      const o = s * STATE_FIELDS_PER_SERVICE;
+      x[o] = v.replicas;
+      x[o + 1] = v.readyReplicas;
+      x[o + 2] = v.cpuUtilization;
+      x[o + 3] = sim.series.length > 0 ? sim.series.get(sec, s, F.offered) : 0;
+      x[o + 4] = sim.series.length > 0 ? sim.series.get(sec, s, F.capacityRps) : 0;
+      x[o + 5] = sim.series.length > 0 ? sim.series.get(sec, s, F.queue) : 0;
+      x[o + 6] = v.errorRate;
+      x[o + 7] = v.p95LatencyMs;
+      x[o + 8] = v.failedPods;
+      x[o + 9] = v.minReplicas - v.maxReplicas;
+    });
+    x[this.spec.stateSize - 2] = snap.nodeCpuUtilization;
+    x[this.spec.stateSize - 1] = sim.timeSeconds / Math.max(1, this.endSeconds);
+    return x;
+  }
+
+  step(actions: number[][]): MarlStepResult {
+    const sim = this.sim!;
+    const snap = this.history[this.history.length - 1]!;
+    const changes = new Map<string, number[]>();
+    const chosen = actions.map((row, k) => row.map((a) => this.spec.agents[k]!.actions[a]!));
+    this.bound.agents.forEach((agent, k) => agent.services.forEach((s, i) => {
+      const list = changes.get(s) ?? [];
+      list.push(chosen[k]![i]!);
+      changes.set(s, list);
+    }));
+    for (const svc of this.topology.services) {
+      const list = changes.get(svc.name);
+      if (!list) continue;
+      const change = combineDecisions(list, this.maxStep);
+      const bounds = applyDecision({ minReplicas: svc.minReplicas, maxReplicas: svc.maxReplicas }, snap.services[svc.name]!.replicas, change, twinGuards(this.topology, svc.name, this.maxStep));
+      sim.setHpaBounds(svc.name, bounds);
+    }
+    this.lastActions = chosen;
+    const from = this.periodStart;
+    this.advance(this.bound.decisionPeriodSeconds);
+    const to = Math.floor(sim.timeSeconds);
+    this.periodStart = to;
+    const period = periodMetrics(sim, this.topology, from, to);
+    const team = operationalResilience(period, this.topology, this.weights);
+    const rewards = this.bound.agents.map((agent, k) => {
+      const mission = missionReward(agent, period, this.bound, this.topology) + (agent.mission.sharedWeight ?? 1) * team;
+      return agent.services.map((s, i) => {
+        const shaping = this.opts.roleMode === 'none' ? 0 : roleShapingReward(agent.role, this.history, focus(agent.services, s), chosen[k]![i]!, this.opts.roleMode === 'soft');
+        return mission + shaping;
+      });
+    });
+    return { rewards, done: sim.done || sim.timeSeconds >= this.endSeconds - 1e-9 };
+  }
+
+  summary(): Record<string, number> {
+    const m = this.sim!.episodeMetrics() as unknown as Record<string, unknown>;
+    const out: Record<string, number> = {};
+    for (const [k, v] of Object.entries(m)) if (typeof v === 'number' && Number.isFinite(v)) out[k] = v;
+    return out;
+  }
+}
+
+/** The focus service first, then the agent's other services (for aggregate features and conditions). */
+function focus(services: readonly string[], s: string): string[] {
+  return [s, ...services.filter((x) => x !== s)];
+}
+
+/** Ground truth of one decision period, per service (index as in the topology). */
+export interface PeriodMetrics {
+  offered: number[];
+  withinSlo: number[];
+  dropped: number[];
+  pending: number[];
+  /** Share of the period's seconds with success < 0.9. */
+  downtime: number[];
+  latencyRatio: number[];
+  cpuUtilization: number[];
+  replicas: number[];
+  failedPods: number[];
+  capacityRatio: number[];
+}
+
+export function periodMetrics(sim: Simulation, topology: Topology, from: number, to: number): PeriodMetrics {
+  const S = topology.services.length;
+  const m: PeriodMetrics = {
+    offered: new Array(S).fill(0), withinSlo: new Array(S).fill(0), dropped: new Array(S).fill(0), pending: new Array(S).fill(0),
+    downtime: new Array(S).fill(0), latencyRatio: new Array(S).fill(0), cpuUtilization: new Array(S).fill(0), replicas: new Array(S).fill(0),
+    failedPods: new Array(S).fill(0), capacityRatio: new Array(S).fill(0),
+  };
+  const end = Math.min(to, sim.series.length);
+  const n = Math.max(1, end - from);
+  for (let s = 0; s < S; s++) {
+    const slo = topology.services[s]!.sloLatencyMs;
+    for (let t = from; t < end; t++) {
+      const offered = sim.series.get(t, s, F.offered);
+      const within = sim.series.get(t, s, F.servedWithinSlo);
+      m.offered[s] += offered;
+      m.withinSlo[s] += within;
+      m.dropped[s] += sim.series.get(t, s, F.dropped);
+      m.pending[s] += sim.series.get(t, s, F.pending);
+      if (offered > 0 && within / offered < 0.9) m.downtime[s] += 1 / n;
+      m.latencyRatio[s] += Math.min(3, sim.series.get(t, s, F.p95LatencyMs) / slo) / n;
+      m.cpuUtilization[s] += sim.series.get(t, s, F.cpuUtilization) / n;
+      m.replicas[s] += sim.series.get(t, s, F.replicas) / n;
+      m.failedPods[s] += sim.series.get(t, s, F.failedPods) / n;
+      m.capacityRatio[s] += (offered > 0 ? Math.min(1, sim.series.get(t, s, F.capacityRps) / offered) : 1) / n;
+    }
+  }
+  return m;
+}
+
+/** The paper's operational resilience of one period (0..1 when the weights sum to 1). */
+export function operationalResilience(m: PeriodMetrics, topology: Topology, w: ResilienceWeights): number {
+  const S = topology.services.length;
+  const sum = (xs: number[]): number => xs.reduce((a, b) => a + b, 0);
+  const offered = sum(m.offered);
+  const successRate = offered > 0 ? sum(m.withinSlo) / offered : 1;
+  const replicas = sum(m.replicas);
+  const podHealth = replicas > 0 ? 1 - Math.min(1, sum(m.failedPods) / replicas) : 0;
+  const latency = 1 - Math.min(1, sum(m.latencyRatio) / S);
+  const entries = topology.entryPoints.map((e) => topology.services.findIndex((s) => s.name === e.service));
+  const entryAvailability = entries.length > 0 ? entries.reduce((a, i) => a + (1 - m.downtime[i]!), 0) / entries.length : 1;
+  const capacity = sum(m.capacityRatio) / S;
+  return w.successRate * successRate + w.podFailure * podHealth + w.latency * latency + w.entryAvailability * entryAvailability + w.trafficCapacity * capacity;
+}
+
+function goalServices(goal: Goal, agent: BoundAgent, bound: BoundOrganisation): string[] {
+  switch (goal.services ?? 'agent') {
+    case 'agent': return agent.services;
+    case 'critical': return bound.critical;
+    case 'nonCritical': return bound.nonCritical;
+    case 'entry': return bound.entry;
+    case 'all': return bound.all;
+  }
+}
+
+/** The value of one goal term for one service in a period (all terms are "bad when high" except successRate). */
+export function goalTerm(term: Goal['term'], m: PeriodMetrics, s: number, topology: Topology): number {
+  const offered = m.offered[s]!;
+  switch (term) {
+    case 'pendingRequests': return offered > 0 ? Math.min(1, m.pending[s]! / offered) : 0;
+    case 'downtime': return m.downtime[s]!;
+    case 'latency': return m.latencyRatio[s]!;
+    case 'cpuUsage': return m.cpuUtilization[s]!;
+    case 'replicas': return m.replicas[s]! / topology.services[s]!.maxReplicas;
+    case 'failedRequests': return offered > 0 ? Math.min(1, m.dropped[s]! / offered) : 0;
+    case 'successRate': return offered > 0 ? m.withinSlo[s]! / offered : 1;
+    case 'operationalResilience': return 0;
+  }
+}
+
+/** Goal Reward Guide of the agent's mission: −Σ weight·term (minimise) or +Σ (maximise). */
+export function missionReward(agent: BoundAgent, m: PeriodMetrics, bound: BoundOrganisation, topology: Topology): number {
+  let r = 0;
+  for (const goal of agent.mission.goals) {
+    const sign = goal.sense === 'maximise' ? 1 : -1;
+    for (const name of goalServices(goal, agent, bound)) {
+      const s = topology.services.findIndex((x) => x.name === name);
+      r += sign * goal.weight * goalTerm(goal.term, m, s, topology);
+    }
+  }
+  return r;
+}

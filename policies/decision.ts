@@ -1,0 +1,55 @@
+/**
+ * How an agent's decision (a replica change) becomes HPA bounds. The agents act through the HPA, not
+ * around it: a positive change raises minReplicas to pre-scale, a negative change lowers maxReplicas to
+ * contain, and 0 restores the bounds from Git. The native HPA keeps scaling inside the bounds.
+ * Used alike by the twin, the webhook and the sidecar.
+ */
+export interface HpaBounds {
+  minReplicas: number;
+  maxReplicas: number;
+}
+
+/** The part of a bundle's guards that constrains bounds. */
+export interface BoundGuards {
+  /** Floor of any bound (≥ 1). */
+  minReplicas: number;
+  /** Ceiling of any bound. */
+  maxReplicas: number;
+  /** Largest |replica change| a single decision may make (≥ 1). */
+  maxStep: number;
+}
+
+/** The HPA spec as it came from Git; minReplicas defaults to 1 as in autoscaling/v2. */
+export interface BaseHpaBounds {
+  minReplicas?: number;
+  maxReplicas: number;
+}
+
+export function applyDecision(baseSpec: BaseHpaBounds, currentReplicas: number, replicaChange: number, guards: BoundGuards): HpaBounds {
+  const floor = Math.max(1, Math.floor(guards.minReplicas));
+  const ceiling = Math.max(floor, Math.floor(guards.maxReplicas));
+  const clamp = (n: number): number => Math.min(ceiling, Math.max(floor, n));
+  const step = Math.max(1, Math.floor(guards.maxStep));
+  const change = Math.max(-step, Math.min(step, Math.trunc(replicaChange)));
+  const baseMin = clamp(baseSpec.minReplicas ?? 1);
+  const baseMax = Math.max(baseMin, clamp(baseSpec.maxReplicas));
+  if (change > 0) {
+    const minReplicas = clamp(currentReplicas + change);
+    return { minReplicas, maxReplicas: Math.max(baseMax, minReplicas) };
+  }
+  if (change < 0) {
+    const maxReplicas = clamp(currentReplicas + change);
+    return { minReplicas: Math.min(baseMin, maxReplicas), maxReplicas };
+  }
+  return { minReplicas: baseMin, maxReplicas: baseMax };
+}
+
+/**
+ * Several agents may decide for the same service in one period: their changes add up (each is the
+ * agent's share of the correction), clamped to the largest step allowed.
+ */
+export function combineDecisions(changes: readonly number[], maxStep: number): number {
+  let sum = 0;
+  for (const c of changes) sum += c;
+  return Math.max(-maxStep, Math.min(maxStep, sum));
+}

@@ -1,0 +1,283 @@
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { ManualScheduler } from '../../../webhook/sidecar/clock.ts';
+import { parseDecision, DECISION_ANNOTATION, BUNDLE_ANNOTATION, PAUSED_ANNOTATION } from '../../../policies/annotations.ts';
+import { BUNDLE_API, HPA_API, HPAS, KubeApiServer, type KubeObject } from '../../support/kube-api.ts';
+import { startBackfilledPrometheus, type PrometheusHandle } from '../../support/prometheus-sidecar.ts';
+import { annotationsOf, seedService, shopBundle, specOf, trafficSeries, type BundleOptions } from './fixtures.ts';
+import { eventsFor, makeSidecar } from './harness.ts';
+
+// Traffic of every test namespace: 50 requests/s for 2 minutes, then 200/s until T0 + 600 s; no data after.
+const T0 = Math.floor(Date.now() / 3_600_000) * 3600 - 3 * 3600;
+const NAMESPACES = ['apply', 'guards', 'conflict', 'shadow', 'stale', 'paused', 'watch', 'invalid', 'fault', 'leader', 'refused'];
+const at = (seconds: number) => (T0 + seconds) * 1000;
+
+let api: KubeApiServer;
+let prometheus: PrometheusHandle;
+let clock: ManualScheduler;
+
+beforeAll(async () => {
+  prometheus = await startBackfilledPrometheus(NAMESPACES.flatMap((namespace) => trafficSeries({
+    namespace, service: 'web', startSec: T0, phases: [{ seconds: 120, rps: 50 }, { seconds: 480, rps: 200 }],
+  })));
+  api = await KubeApiServer.start({ now: () => clock?.now() ?? Date.now() });
+});
+
+afterAll(async () => {
+  await api?.close();
+  await prometheus?.stop();
+});
+
+function setup(namespace: string, bundle: Partial<BundleOptions> = {}, hpa: { minReplicas?: number; maxReplicas?: number; replicas?: number; annotations?: Record<string, string> } = {}) {
+  clock = new ManualScheduler(at(0));
+  const b = shopBundle({ namespace, services: ['web'], ...bundle });
+  api.put(BUNDLE_API, 'policybundles', b as unknown as KubeObject);
+  seedService(api, { namespace, service: 'web', minReplicas: hpa.minReplicas ?? 2, maxReplicas: hpa.maxReplicas ?? 10, replicas: hpa.replicas ?? 2, annotations: hpa.annotations });
+  return b;
+}
+
+const hpaOf = (namespace: string) => api.get(HPA_API, HPAS, namespace, 'web');
+const decisionOf = (namespace: string) => {
+  const parsed = parseDecision(annotationsOf(hpaOf(namespace))[DECISION_ANNOTATION] ?? '');
+  if (!parsed.ok) throw new Error(parsed.problem);
+  return parsed.value;
+};
+const setCurrentReplicas = (namespace: string, replicas: number) => {
+  const h = hpaOf(namespace)!;
+  api.put(HPA_API, HPAS, { ...h, status: { currentReplicas: replicas, desiredReplicas: replicas } });
+};
+
+describe('sidecar against the Kubernetes API and Prometheus', () => {
+  it('applies the agent decision to the HPA bounds and explains it on the HPA and in an Event', async () => {
+    setup('apply');
+    const { sidecar } = makeSidecar(api, clock, prometheus.url, { namespace: 'apply' });
+    await sidecar.start();
+    await clock.advance(60_000);
+    // 50 requests/s: no rule applies, nothing to change.
+    expect(specOf(hpaOf('apply')).minReplicas).toBe(2);
+    expect(sidecar.lastTick?.outcomes[0]?.plan.kind).toBe('unchanged');
+    await clock.advance(180_000);
+    const spec = specOf(hpaOf('apply'));
+    expect(spec).toMatchObject({ minReplicas: 4, maxReplicas: 10 });
+    const decision = decisionOf('apply');
+    expect(decision).toMatchObject({ agent: 'surge-web', role: 'ddos-manager', replicaChange: 2, bundle: 'apply/shop-policy', bundleVersion: '1.0.0', minReplicas: 4, maxReplicas: 10 });
+    expect(decision.reason).toMatch(/requestRate 200 > 150 → \+2/);
+    expect(annotationsOf(hpaOf('apply'))[BUNDLE_ANNOTATION]).toBe('apply/shop-policy@1.0.0');
+    const events = eventsFor(api, 'apply', 'web');
+    const scale = events.find((e) => e.action === 'Scale');
+    expect(scale).toMatchObject({ reason: 'KarmaDecision', type: 'Normal', involvedObject: { kind: 'HorizontalPodAutoscaler', name: 'web', namespace: 'apply' } });
+    expect(scale?.message).toContain('minReplicas 4 (was 2)');
+    // Merge patches carry the resourceVersion that was read (optimistic concurrency).
+    const patches = api.requestsTo('PATCH', '/namespaces/apply/horizontalpodautoscalers/web');
+    expect(patches).toHaveLength(1);
+    expect(patches[0]!.contentType).toBe('application/merge-patch+json');
+    expect((patches[0]!.body as { metadata: { resourceVersion?: string } }).metadata.resourceVersion).toMatch(/^\d+$/);
+    // The same decision on later ticks changes nothing and repeats no Event.
+    const eventCount = events.length;
+    await clock.advance(45_000);
+    expect(api.requestsTo('PATCH', '/namespaces/apply/horizontalpodautoscalers/web')).toHaveLength(1);
+    expect(eventsFor(api, 'apply', 'web')).toHaveLength(eventCount);
+    const metrics = sidecar.telemetry.render();
+    expect(metrics).toMatch(/karma_sidecar_patches_total\{result="applied"\} 1/);
+    expect(metrics).toMatch(/karma_sidecar_decisions_total\{agent="surge-web",kind="apply",role="ddos-manager"\} 1/);
+    expect(metrics).toMatch(/karma_sidecar_tick_duration_seconds_count \d+/);
+    await sidecar.stop();
+  });
+
+  it('respects max step, the ceiling and the cooldown', async () => {
+    setup('guards', { guards: { maxStep: 1, cooldownSeconds: 60 }, targetGuards: { maxReplicas: 4 } });
+    const { sidecar } = makeSidecar(api, clock, prometheus.url, { namespace: 'guards' });
+    await sidecar.start();
+    await clock.advance(195_000);
+    // +2 wanted, max step 1: 2 → 3.
+    expect(specOf(hpaOf('guards'))).toMatchObject({ minReplicas: 3, maxReplicas: 4 });
+    const firstTime = Date.parse(decisionOf('guards').time);
+    setCurrentReplicas('guards', 3);
+    await clock.advance(15_000);
+    // Within the cooldown the next step waits.
+    expect(specOf(hpaOf('guards')).minReplicas).toBe(3);
+    expect(sidecar.lastTick?.outcomes[0]?.plan.kind).toBe('hold');
+    expect(eventsFor(api, 'guards', 'web').some((e) => e.action === 'Cooldown')).toBe(true);
+    await clock.advance(60_000);
+    expect(specOf(hpaOf('guards'))).toMatchObject({ minReplicas: 4, maxReplicas: 4 });
+    expect(Date.parse(decisionOf('guards').time) - firstTime).toBeGreaterThanOrEqual(60_000);
+    setCurrentReplicas('guards', 4);
+    await clock.advance(120_000);
+    // At the ceiling: never above 4.
+    expect(specOf(hpaOf('guards'))).toMatchObject({ minReplicas: 4, maxReplicas: 4 });
+    await sidecar.stop();
+  });
+
+  it('retries a 409 Conflict after re-reading, and waits out 429 Retry-After', async () => {
+    setup('conflict');
+    const { sidecar } = makeSidecar(api, clock, prometheus.url, { namespace: 'conflict' });
+    let interfered = false;
+    // Another writer changes the HPA just before our first patch lands: a genuine resourceVersion conflict.
+    api.injectFault({
+      status: 500,
+      match: ({ method, path }) => {
+        if (interfered || method !== 'PATCH' || !path.includes('/namespaces/conflict/')) return false;
+        interfered = true;
+        const h = hpaOf('conflict')!;
+        api.put(HPA_API, HPAS, { ...h, metadata: { ...h.metadata, labels: { ...h.metadata.labels, team: 'checkout' } } });
+        return false;
+      },
+    });
+    api.injectFault({ status: 429, retryAfterSeconds: 7, count: 1, match: ({ method, path }) => interfered && method === 'PATCH' && path.includes('/namespaces/conflict/') });
+    await sidecar.start();
+    await clock.advance(195_000);
+    const patches = api.requestsTo('PATCH', '/namespaces/conflict/horizontalpodautoscalers/web');
+    expect(patches.map((p) => p.status)).toEqual([409, 429, 200]);
+    expect(specOf(hpaOf('conflict')).minReplicas).toBe(4);
+    // The other writer's change survived the retry.
+    expect(hpaOf('conflict')!.metadata.labels?.team).toBe('checkout');
+    expect(sidecar.telemetry.value('karma_sidecar_conflicts_total')).toBe(1);
+    const outcome = sidecar.lastTick?.outcomes[0];
+    expect(outcome?.result === 'applied' || outcome?.plan.kind === 'unchanged').toBe(true);
+    // The retry after 429 waited the 7 s the server asked for (on the injected clock).
+    const scale = eventsFor(api, 'conflict', 'web').find((e) => e.action === 'Scale')!;
+    const decided = Date.parse(decisionOf('conflict').time);
+    expect(Date.parse(scale.eventTime as string) - decided).toBeGreaterThanOrEqual(7_000);
+    api.clearFaults();
+    await sidecar.stop();
+  });
+
+  it('patches nothing in shadow mode but records the decision as an Event', async () => {
+    setup('shadow');
+    const { sidecar } = makeSidecar(api, clock, prometheus.url, { namespace: 'shadow', shadow: true });
+    await sidecar.start();
+    await clock.advance(240_000);
+    expect(api.requestsTo('PATCH', '/namespaces/shadow/')).toHaveLength(0);
+    expect(specOf(hpaOf('shadow')).minReplicas).toBe(2);
+    expect(annotationsOf(hpaOf('shadow'))[DECISION_ANNOTATION]).toBeUndefined();
+    const shadowEvent = eventsFor(api, 'shadow', 'web').find((e) => String(e.message).startsWith('shadow mode, not applied'));
+    expect(shadowEvent?.message).toContain('minReplicas 4 (was 2)');
+    expect(sidecar.lastTick?.outcomes[0]?.result).toBe('shadow');
+    await sidecar.stop();
+  });
+
+  it('falls back to the base spec when the metrics go stale, then missing', async () => {
+    setup('stale');
+    const { sidecar } = makeSidecar(api, clock, prometheus.url, { namespace: 'stale' });
+    await sidecar.start();
+    await clock.advance(240_000);
+    expect(specOf(hpaOf('stale')).minReplicas).toBe(4);
+    // Data ends at T0 + 600 s; with a 60 s limit the sidecar must give the bounds back by T0 + 675 s.
+    await clock.advance(435_000);
+    expect(specOf(hpaOf('stale'))).toMatchObject({ minReplicas: 2, maxReplicas: 10 });
+    const decision = decisionOf('stale');
+    expect(decision).toMatchObject({ agent: 'fallback', replicaChange: 0, minReplicas: 2, maxReplicas: 10 });
+    expect(decision.reason).toMatch(/metrics for web are \d+ s old \(limit 60 s\)/);
+    const warning = eventsFor(api, 'stale', 'web').find((e) => e.action === 'Fallback');
+    expect(warning?.type).toBe('Warning');
+    expect(sidecar.telemetry.value('karma_sidecar_fallbacks_total', { cause: 'stale_metrics' })).toBeGreaterThan(0);
+    // Past Prometheus' 5-minute lookback the series are gone: still the base spec, now for missing metrics.
+    await clock.advance(300_000);
+    expect(sidecar.lastTick?.outcomes[0]?.plan.fallbackCause).toBe('missing_metrics');
+    expect(specOf(hpaOf('stale')).minReplicas).toBe(2);
+    await sidecar.stop();
+  });
+
+  it('makes no decision for a paused HPA or a paused bundle', async () => {
+    setup('paused', {}, { annotations: { [PAUSED_ANNOTATION]: 'true' } });
+    const { sidecar } = makeSidecar(api, clock, prometheus.url, { namespace: 'paused' });
+    await sidecar.start();
+    await clock.advance(240_000);
+    expect(api.requestsTo('PATCH', '/namespaces/paused/')).toHaveLength(0);
+    expect(sidecar.lastTick?.outcomes[0]?.plan.kind).toBe('paused');
+    // Unpause the HPA but pause the bundle: still nothing.
+    const h = hpaOf('paused')!;
+    api.put(HPA_API, HPAS, { ...h, metadata: { ...h.metadata, annotations: { ...h.metadata.annotations, [PAUSED_ANNOTATION]: 'false' } } });
+    api.put(BUNDLE_API, 'policybundles', shopBundle({ namespace: 'paused', services: ['web'], paused: true, version: '1.0.1' }) as unknown as KubeObject);
+    await vi.waitFor(() => expect(sidecar.bundles.goodBundles()[0]?.spec.version).toBe('1.0.1'));
+    await clock.advance(30_000);
+    expect(api.requestsTo('PATCH', '/namespaces/paused/')).toHaveLength(0);
+    expect(sidecar.lastTick?.outcomes[0]?.plan.message).toContain('spec.paused');
+    await sidecar.stop();
+  });
+
+  it('reloads bundles from the watch, resumes after disconnects and re-lists after 410 Gone', async () => {
+    setup('watch');
+    const { sidecar } = makeSidecar(api, clock, prometheus.url, { namespace: 'watch' });
+    await sidecar.start();
+    const versionNow = () => sidecar.bundles.goodBundles()[0]?.spec.version;
+    expect(versionNow()).toBe('1.0.0');
+    api.put(BUNDLE_API, 'policybundles', shopBundle({ namespace: 'watch', services: ['web'], version: '1.1.0', guards: { maxStep: 1 } }) as unknown as KubeObject);
+    await vi.waitFor(() => expect(versionNow()).toBe('1.1.0'));
+    await clock.advance(240_000);
+    // The reloaded guards apply: max step 1.
+    expect(decisionOf('watch')).toMatchObject({ bundleVersion: '1.1.0', replicaChange: 1, minReplicas: 3 });
+
+    api.disconnectWatches();
+    await vi.waitFor(() => expect(api.openWatchCount()).toBe(0));
+    api.put(BUNDLE_API, 'policybundles', shopBundle({ namespace: 'watch', services: ['web'], version: '1.2.0', guards: { maxStep: 1 } }) as unknown as KubeObject);
+    await clock.advance(1_000);
+    await vi.waitFor(() => expect(versionNow()).toBe('1.2.0'));
+    const resumed = api.requestsTo('GET', '/namespaces/watch/policybundles').filter((r) => r.query.watch);
+    expect(resumed.length).toBe(2);
+    expect(Number(resumed[1]!.query.resourceVersion)).toBeGreaterThan(Number(resumed[0]!.query.resourceVersion));
+    expect(sidecar.bundles.stats.lists).toBe(1);
+
+    // History compacted while disconnected: resuming gets 410 Gone, so the watcher lists again.
+    api.disconnectWatches();
+    await vi.waitFor(() => expect(api.openWatchCount()).toBe(0));
+    api.put(BUNDLE_API, 'policybundles', shopBundle({ namespace: 'watch', services: ['web'], version: '1.3.0', guards: { maxStep: 1 } }) as unknown as KubeObject);
+    api.compactHistory();
+    await clock.advance(1_000);
+    await vi.waitFor(() => expect(sidecar.bundles.stats.lists).toBe(2));
+    await clock.advance(2_000);
+    await vi.waitFor(() => expect(versionNow()).toBe('1.3.0'));
+    await vi.waitFor(() => expect(api.openWatchCount()).toBe(1));
+    await sidecar.stop();
+  });
+
+  it('refuses a bundle whose digest fails and keeps deciding with the last good one', async () => {
+    setup('invalid');
+    const { sidecar, log } = makeSidecar(api, clock, prometheus.url, { namespace: 'invalid' });
+    await sidecar.start();
+    const tampered = shopBundle({ namespace: 'invalid', services: ['web'], version: '2.0.0' });
+    tampered.spec.guards.maxReplicas = 50; // changed after sealing: the digest no longer matches
+    api.put(BUNDLE_API, 'policybundles', tampered as unknown as KubeObject);
+    await vi.waitFor(() => expect(sidecar.bundles.stats.refusals).toBe(1));
+    expect(log.some((l) => l.includes('refused') && l.includes('/spec/digest'))).toBe(true);
+    await clock.advance(240_000);
+    expect(decisionOf('invalid').bundleVersion).toBe('1.0.0');
+    expect(specOf(hpaOf('invalid')).minReplicas).toBe(4);
+    expect(sidecar.telemetry.total('karma_sidecar_bundle_refusals_total')).toBe(1);
+    await sidecar.stop();
+  });
+
+  it('falls back to the base spec when the only bundle naming the HPA is invalid', async () => {
+    clock = new ManualScheduler(at(0));
+    const tampered = shopBundle({ namespace: 'refused', services: ['web'] });
+    tampered.spec.guards.maxStep = 3;
+    api.put(BUNDLE_API, 'policybundles', tampered as unknown as KubeObject);
+    // The HPA still carries an earlier decision (min 5) from that bundle.
+    seedService(api, { namespace: 'refused', service: 'web', minReplicas: 2, maxReplicas: 10, replicas: 5, annotations: { [BUNDLE_ANNOTATION]: 'refused/shop-policy@0.9.0' } });
+    const h = hpaOf('refused')!;
+    api.put(HPA_API, HPAS, { ...h, spec: { ...(h.spec as object), minReplicas: 5 } });
+    const { sidecar } = makeSidecar(api, clock, prometheus.url, { namespace: 'refused' });
+    await sidecar.start();
+    await clock.advance(15_000);
+    expect(specOf(hpaOf('refused')).minReplicas).toBe(2);
+    expect(sidecar.lastTick?.outcomes[0]?.plan.fallbackCause).toBe('invalid_bundle');
+    expect(decisionOf('refused').reason).toContain('/spec/digest');
+    await sidecar.stop();
+  });
+
+  it('survives an API outage and converges once the server recovers', async () => {
+    setup('fault');
+    const { sidecar } = makeSidecar(api, clock, prometheus.url, { namespace: 'fault' });
+    await sidecar.start();
+    const outageEnds = at(300);
+    api.injectFault({ status: 503, while: () => clock.now() < outageEnds, match: ({ path }) => path.includes('/namespaces/fault/') });
+    await clock.advance(290_000);
+    expect(specOf(hpaOf('fault')).minReplicas).toBe(2);
+    expect(sidecar.telemetry.value('karma_sidecar_tick_errors_total')).toBeGreaterThanOrEqual(15);
+    expect(sidecar.lastTick?.error).toMatch(/503/);
+    await clock.advance(30_000);
+    expect(specOf(hpaOf('fault')).minReplicas).toBe(4);
+    expect(sidecar.lastTick?.error).toBeUndefined();
+    api.clearFaults();
+    await sidecar.stop();
+  });
+});

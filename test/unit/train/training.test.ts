@@ -1,0 +1,38 @@
+import { describe, expect, it } from 'vitest';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { runTraining } from '../../../generator/train/trainer.ts';
+import { DEFAULT_MAPPO_CONFIG } from '../../../generator/train/mappo.ts';
+import { encodeWeights } from '../../../policies/network.ts';
+
+const config = { ...DEFAULT_MAPPO_CONFIG, iterations: 4, episodesPerIteration: 6, hidden: [8], convergenceStd: 0 };
+const envSpec = { kind: 'toy', steps: 6 } as const;
+const weights = (r: Awaited<ReturnType<typeof runTraining>>): string[] => [...r.state.actors.map((a) => encodeWeights(a.params)), encodeWeights(r.state.critic.params)];
+
+describe('training runs', () => {
+  it('are identical with 1 and 2 worker threads', async () => {
+    const one = await runTraining(envSpec, config, { workers: 1 });
+    const two = await runTraining(envSpec, config, { workers: 2 });
+    expect(weights(two)).toEqual(weights(one));
+    expect(two.state.history.map((h) => h.meanReturn)).toEqual(one.state.history.map((h) => h.meanReturn));
+    const other = await runTraining(envSpec, { ...config, seed: 2 }, { workers: 1 });
+    expect(weights(other)).not.toEqual(weights(one));
+  });
+  it('resume from a checkpoint continues exactly where the run stopped', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'karma-train-'));
+    try {
+      const checkpointPath = join(dir, 'checkpoint.json');
+      const full = await runTraining(envSpec, config, { workers: 1 });
+      const half = await runTraining(envSpec, config, { workers: 1, checkpointPath, stopAfter: 2 });
+      expect(half.state.iteration).toBe(2);
+      const resumed = await runTraining(envSpec, config, { workers: 1, checkpointPath, resume: true });
+      expect(resumed.iterationsRun).toBe(2);
+      expect(weights(resumed)).toEqual(weights(full));
+      expect(readFileSync(checkpointPath, 'utf8').startsWith('{"actors":')).toBe(true);
+      await expect(runTraining(envSpec, { ...config, gamma: 0.5 }, { workers: 1, checkpointPath, resume: true })).rejects.toThrow(/another environment, organisation or hyperparameters/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
