@@ -129,7 +129,8 @@ export function evaluationFromEpisodes(episodes: readonly Episode[], baseline?: 
     const [scenario, method] = key.split('\u0000') as [string, string];
     const metric = (name: string): number[] => group.map((e) => e.outcome![name]).filter((v): v is number => v !== undefined);
     const sr = meanCi95(metric('successRate'));
-    const row: ScenarioEvaluation = { scenario, method, seeds: group.length, successRate: sr.mean, successRateCi95: [sr.mean - sr.halfWidth, sr.mean + sr.halfWidth] };
+    // A rate lives in [0, 1]; the t interval is clipped to it.
+    const row: ScenarioEvaluation = { scenario, method, seeds: group.length, successRate: sr.mean, successRateCi95: [Math.max(0, sr.mean - sr.halfWidth), Math.min(1, sr.mean + sr.halfWidth)] };
     const optional: (keyof ScenarioEvaluation & string)[] = ['latencyCompliance', 'pendingRatio', 'recoveryTimeSeconds', 'availability', 'costReplicaSeconds', 'resilience'];
     for (const name of optional) {
       const values = metric(name);

@@ -34,7 +34,6 @@ export function fitCart(x: ArrayLike<number>, d: number, y: ArrayLike<number>, c
   const importance = new Float64Array(d);
   const idx = Int32Array.from({ length: n }, (_, i) => i);
   let leaves = 0;
-  let depthReached = 0;
 
   const countsOf = (rows: Int32Array): number[] => {
     const c = new Array<number>(classes).fill(0);
@@ -53,7 +52,6 @@ export function fitCart(x: ArrayLike<number>, d: number, y: ArrayLike<number>, c
     const parentGini = gini(counts, m);
     const leaf = (): CartNode => {
       leaves++;
-      depthReached = Math.max(depthReached, depth);
       return { kind: 'leaf', prediction: argmax(counts), counts, samples: m };
     };
     if (depth >= maxDepth || m < 2 * minLeaf || parentGini === 0) return leaf();
@@ -104,13 +102,22 @@ export function fitCart(x: ArrayLike<number>, d: number, y: ArrayLike<number>, c
       if (x[r * d + bestFeature]! <= bestThreshold) lRows[li++] = r;
       else rRows[ri++] = r;
     }
-    return { kind: 'split', feature: bestFeature, threshold: bestThreshold, samples: m, counts, left: build(lRows, depth + 1), right: build(rRows, depth + 1) };
+    const leftNode = build(lRows, depth + 1);
+    const rightNode = build(rRows, depth + 1);
+    // A split whose two leaves decide the same is no decision: fold it back into one leaf.
+    if (leftNode.kind === 'leaf' && rightNode.kind === 'leaf' && leftNode.prediction === rightNode.prediction) {
+      importance[bestFeature]! -= decrease;
+      leaves -= 2;
+      return leaf();
+    }
+    return { kind: 'split', feature: bestFeature, threshold: bestThreshold, samples: m, counts, left: leftNode, right: rightNode };
   };
 
   const root = n === 0 ? ({ kind: 'leaf', prediction: 0, counts: new Array<number>(classes).fill(0), samples: 0 } as CartNode) : build(idx, 0);
   if (n === 0) leaves = 1;
   const total = importance.reduce((a, b) => a + b, 0);
-  return { root, classes, features: d, importance: Array.from(importance, (v) => (total > 0 ? v / total : 0)), depth: depthReached, leaves };
+  const depthOf = (node: CartNode): number => (node.kind === 'leaf' ? 0 : 1 + Math.max(depthOf(node.left), depthOf(node.right)));
+  return { root, classes, features: d, importance: Array.from(importance, (v) => (total > 0 ? v / total : 0)), depth: depthOf(root), leaves };
 }
 
 function gini(counts: readonly number[], n: number): number {

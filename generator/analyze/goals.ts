@@ -1,9 +1,10 @@
 /**
- * Inferred goals: which states do successful episodes reach? Per agent, the visited observations are
- * standardised and clustered (k-means++); a trajectory visits a state cluster when at least one of its
- * decisions falls in it. Clusters that successful trajectories visit with probability ≥ τ are the
- * agent's inferred goals. Functional fit asks whether reaching them separates success from failure,
- * corrected for chance by permuting the success labels. Definitions: README.md.
+ * Inferred goals: which states do successful episodes hold? Per agent, the visited observations are
+ * standardised and clustered (k-means++); a trajectory's visit frequency of a state cluster is the
+ * share of its decisions that fall in it. A cluster is an inferred goal when successful trajectories
+ * spend at least ε of their decisions in it and at least as much as trajectories overall do.
+ * Functional fit asks whether time in the goal states separates success from failure, corrected for
+ * chance by permuting the success labels. Definitions: README.md.
  */
 import { Rng } from '../../policies/random.ts';
 import { closest, kmeans } from './kmeans.ts';
@@ -14,7 +15,7 @@ export interface GoalOptions {
   clusters?: number;
   /** An episode is successful when outcome.successRate ≥ this (default 0.9). */
   successThreshold?: number;
-  /** A cluster is a goal when successful trajectories visit it with probability ≥ this (default 0.8). */
+  /** ε: a cluster is a goal when successful trajectories spend at least this share of their decisions in it (default 0.05). */
   goalVisitProbability?: number;
   /** Points used to fit the clusters (all points are then assigned; default 20000). */
   maxFitPoints?: number;
@@ -30,6 +31,7 @@ export interface StateCluster {
   zCentroid: number[];
   /** Share of the agent's decisions in this cluster. */
   occupancy: number;
+  /** Mean visit frequency over successful / unsuccessful / all trajectories. */
   pSuccess: number | undefined;
   pFailure: number | undefined;
   pAll: number;
@@ -47,7 +49,7 @@ export interface AgentGoals {
   failed: number;
   states: StateCluster[];
   goals: number[];
-  /** Mean goal attainment of successful − of failed trajectories; undefined without both kinds. */
+  /** Mean time share in goal states of successful − of failed trajectories; undefined without both kinds. */
   separation: number | undefined;
   chanceSeparation: number | undefined;
   /** (separation − chance) / (1 − chance). */
@@ -69,7 +71,7 @@ export function isSuccessful(e: Episode, threshold: number): boolean | undefined
 
 export function inferGoals(episodes: readonly Episode[], options: GoalOptions = {}): GoalInference {
   const threshold = options.successThreshold ?? 0.9;
-  const tau = options.goalVisitProbability ?? 0.8;
+  const tau = options.goalVisitProbability ?? 0.05;
   const agentNames = [...new Set(episodes.flatMap((e) => e.agents.map((s) => s.agent)))].sort();
   const agents = agentNames.map((name, ai) => agentGoals(name, episodes, threshold, tau, options, (options.seed ?? 0) + ai * 7919));
   const fits = agents.map((a) => a.functionalFit).filter((f): f is number => f !== undefined);
@@ -109,25 +111,28 @@ function agentGoals(name: string, episodes: readonly Episode[], threshold: numbe
   for (let r = 0; r < fitRows; r++) fitPoints.set(z.subarray(r * stride * d, r * stride * d + d), r * d);
   const km = kmeans(fitPoints, d, options.clusters ?? 8, seed);
   const k = km.k;
-  // visits[t][c]: trajectory t has at least one decision in cluster c.
-  const visits: Uint8Array[] = [];
+  // visits[t][c]: share of trajectory t's decisions that fall in cluster c.
+  const visits: Float64Array[] = [];
   const occupancy = new Float64Array(k);
   row = 0;
   for (const { s } of usable) {
-    const v = new Uint8Array(k);
-    for (let t = 0; t < streamSteps(s); t++, row++) {
+    const v = new Float64Array(k);
+    const steps = streamSteps(s);
+    for (let t = 0; t < steps; t++, row++) {
       const [c] = closest(z, row * d, km.centroids, k, d);
-      v[c] = 1;
+      v[c]!++;
       occupancy[c]!++;
     }
+    for (let c = 0; c < k; c++) v[c] = v[c]! / Math.max(1, steps);
     visits.push(v);
   }
   const labels = usable.map((x) => x.success);
   const known = labels.map((l, i) => (l === undefined ? -1 : i)).filter((i) => i >= 0);
   const knownVisits = known.map((i) => visits[i]!);
   const knownLabels = known.map((i) => labels[i]!);
+  const pAllOf = meanFrequency(knownVisits, k);
   const rates = visitRates(knownVisits, knownLabels, k);
-  const goals = goalSet(rates.pSuccess, tau);
+  const goals = goalSet(rates.pSuccess, pAllOf, tau);
   const separation = goalSeparation(knownVisits, knownLabels, goals);
   let chanceSeparation: number | undefined;
   let functionalFit: number | undefined;
@@ -141,13 +146,13 @@ function agentGoals(name: string, episodes: readonly Episode[], threshold: numbe
         const j = rng.int(i + 1);
         [shuffled[i], shuffled[j]] = [shuffled[j]!, shuffled[i]!];
       }
-      const g = goalSet(visitRates(knownVisits, shuffled, k).pSuccess, tau);
+      const g = goalSet(visitRates(knownVisits, shuffled, k).pSuccess, pAllOf, tau);
       sum += goalSeparation(knownVisits, shuffled, g) ?? 0;
     }
     chanceSeparation = sum / perms;
     functionalFit = chanceSeparation < 1 ? (separation - chanceSeparation) / (1 - chanceSeparation) : undefined;
   }
-  const allRate = (c: number): number => visits.reduce((a, v) => a + v[c]!, 0) / Math.max(1, visits.length);
+  const allRates = meanFrequency(visits, k);
   const states: StateCluster[] = [];
   for (let c = 0; c < k; c++) {
     const zc = Array.from(km.centroids.subarray(c * d, c * d + d));
@@ -159,7 +164,7 @@ function agentGoals(name: string, episodes: readonly Episode[], threshold: numbe
       occupancy: occupancy[c]! / Math.max(1, total),
       pSuccess: rates.pSuccess[c],
       pFailure: rates.pFailure[c],
-      pAll: allRate(c),
+      pAll: allRates[c]!,
       isGoal: goals.includes(c),
       description: describeState(features, raw, zc),
     });
@@ -179,39 +184,36 @@ function agentGoals(name: string, episodes: readonly Episode[], threshold: numbe
   };
 }
 
-function visitRates(visits: readonly Uint8Array[], success: readonly boolean[], k: number): { pSuccess: (number | undefined)[]; pFailure: (number | undefined)[] } {
-  const ns = success.filter((s) => s).length;
-  const nf = success.length - ns;
-  const pSuccess: (number | undefined)[] = [];
-  const pFailure: (number | undefined)[] = [];
-  for (let c = 0; c < k; c++) {
-    let vs = 0;
-    let vf = 0;
-    visits.forEach((v, i) => {
-      if (success[i]) vs += v[c]!;
-      else vf += v[c]!;
-    });
-    pSuccess.push(ns > 0 ? vs / ns : undefined);
-    pFailure.push(nf > 0 ? vf / nf : undefined);
-  }
+function meanFrequency(visits: readonly Float64Array[], k: number): number[] {
+  const out = new Array<number>(k).fill(0);
+  for (const v of visits) for (let c = 0; c < k; c++) out[c]! += v[c]!;
+  return out.map((sum) => sum / Math.max(1, visits.length));
+}
+
+function visitRates(visits: readonly Float64Array[], success: readonly boolean[], k: number): { pSuccess: (number | undefined)[]; pFailure: (number | undefined)[] } {
+  const ok = visits.filter((_, i) => success[i]);
+  const failed = visits.filter((_, i) => !success[i]);
+  const pSuccess = ok.length > 0 ? meanFrequency(ok, k) : new Array<undefined>(k).fill(undefined);
+  const pFailure = failed.length > 0 ? meanFrequency(failed, k) : new Array<undefined>(k).fill(undefined);
   return { pSuccess, pFailure };
 }
 
-function goalSet(pSuccess: readonly (number | undefined)[], tau: number): number[] {
-  return pSuccess.map((p, c) => (p !== undefined && p >= tau ? c : -1)).filter((c) => c >= 0);
+/** Clusters where successful trajectories spend ≥ ε of their time, and no less than trajectories overall. */
+function goalSet(pSuccess: readonly (number | undefined)[], pAll: readonly number[], epsilon: number): number[] {
+  return pSuccess.map((p, c) => (p !== undefined && p >= epsilon && p >= pAll[c]! - 1e-12 ? c : -1)).filter((c) => c >= 0);
 }
 
-/** Mean share of the goals reached by successful trajectories minus that of failed ones. */
-function goalSeparation(visits: readonly Uint8Array[], success: readonly boolean[], goals: readonly number[]): number | undefined {
+/** Mean time share in the goal states of successful trajectories minus that of failed ones. */
+function goalSeparation(visits: readonly Float64Array[], success: readonly boolean[], goals: readonly number[]): number | undefined {
   const ns = success.filter((s) => s).length;
   const nf = success.length - ns;
   if (ns === 0 || nf === 0 || goals.length === 0) return undefined;
   let as = 0;
   let af = 0;
   visits.forEach((v, i) => {
-    const reached = goals.reduce((a, c) => a + v[c]!, 0) / goals.length;
-    if (success[i]) as += reached;
-    else af += reached;
+    const share = goals.reduce((a, c) => a + v[c]!, 0);
+    if (success[i]) as += share;
+    else af += share;
   });
   return as / ns - af / nf;
 }

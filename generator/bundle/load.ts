@@ -31,8 +31,9 @@ export function checkBundleText(text: string, file: string): BundleFileCheck {
       file,
       ok: false,
       errors: doc.errors.map((err) => {
-        const pos = err.linePos?.[0];
-        return `${pos ? `line ${pos.line}:${pos.col}: ` : ''}${err.message.split('\n')[0]}`;
+        // Without prettyErrors the parser leaves linePos empty; the line counter knows the offset.
+        const pos = err.linePos?.[0] ?? lineCounter.linePos(err.pos[0]);
+        return `line ${pos.line}:${pos.col}: ${err.message.split('\n')[0]}`;
       }),
     };
   }

@@ -1,3 +1,4 @@
+import { resolve } from 'node:path';
 import type { Command } from '../cli/command.ts';
 import { KarmaError } from '../../policies/errors.ts';
 import { networkParameterCount, type PolicyBundle } from '../../policies/bundle.ts';
@@ -26,7 +27,7 @@ examples:
     const json = args.values.json === true;
     if (action === 'validate') {
       if (files.length === 0) throw new KarmaError('bundle validate needs at least one FILE', { where: 'karma-hpa bundle', hint: USAGE_HINT });
-      const results = files.map((f) => checkBundleFile(f));
+      const results = files.map((f) => ({ ...checkBundleFile(resolve(io.cwd, f)), file: f }));
       if (json) {
         io.out(`${JSON.stringify(results.map((r) => ({
           file: r.file, ok: r.ok, errors: r.errors,
@@ -42,7 +43,7 @@ examples:
     }
     if (action === 'show') {
       if (files.length !== 1) throw new KarmaError('bundle show needs exactly one FILE', { where: 'karma-hpa bundle', hint: USAGE_HINT });
-      const bundle = loadBundleFile(files[0]!);
+      const bundle = loadBundleFile(resolve(io.cwd, files[0]!));
       io.out(json ? `${JSON.stringify(bundleSummary(bundle), null, 2)}\n` : formatSummary(bundle));
       return 0;
     }

@@ -4,7 +4,7 @@ import { KarmaError } from '../../policies/errors.ts';
 import { canonicalPrettyJson } from '../../policies/canonical.ts';
 import { parseYamlDocument } from '../../policies/documents.ts';
 import { stringOpt, type Command } from '../cli/command.ts';
-import { hpaInputSchema, reconcileHpaJson, type HpaReconcileJsonResult } from '../twin/hpa/index.ts';
+import { HPA_INPUT_HINT, hpaInputSchema, reconcileHpaJson, type HpaReconcileJsonResult } from '../twin/hpa/index.ts';
 
 function describe(result: HpaReconcileJsonResult, currentReplicas: number): string {
   const lines = [`desired replicas: ${result.desiredReplicas} (current ${currentReplicas})`, `reason: ${result.reason}`];
@@ -40,7 +40,13 @@ Example: karma-hpa hpa --input test/fixtures/hpa/scale-up.json --json`,
         hint: 'pass an existing JSON file with --input',
       });
     }
-    const value = parseYamlDocument<unknown>(text, file, hpaInputSchema, 'HPA reconcile input');
+    try {
+      JSON.parse(text);
+    } catch (e) {
+      throw new KarmaError(`the input is not valid JSON: ${(e as Error).message}`, { where: file, hint: 'fix the JSON syntax at the position shown' });
+    }
+    // Parsed again for validation so schema errors carry line:col.
+    const value = parseYamlDocument<unknown>(text, file, hpaInputSchema, 'HPA reconcile input', HPA_INPUT_HINT);
     const result = reconcileHpaJson(value, file);
     if (args.values.json) io.out(canonicalPrettyJson(result));
     else io.out(describe(result, (value as { currentReplicas: number }).currentReplicas));

@@ -72,6 +72,7 @@ export function metricsTable(header: { topology: string; scenario: string; autos
     `${header.scenario} on ${header.topology}, autoscaler ${header.autoscaler}, seed ${header.seed}, ${header.durationSeconds} s`,
     '',
     `  success rate          ${pct(m.successRate)}`,
+    `  end-to-end success    ${pct(m.endToEndSuccessRate)}`,
     `  latency compliance    ${pct(m.latencyCompliance)}`,
     `  pending ratio         ${pct(m.pendingRatio)}`,
     `  availability          ${pct(m.availability)}`,

@@ -1,5 +1,5 @@
 import { KarmaError } from '../../policies/errors.ts';
-import { METRICS, type CallEdge, type DataFinding, type FaultEvent, type MetricName, type RawColumn, type RawTable, type ServiceTrace, type TraceFile, type TraceSet } from './types.ts';
+import { type CallEdge, type DataFinding, type FaultEvent, type MetricName, type RawColumn, type RawTable, type ServiceTrace, type TraceFile, type TraceSet } from './types.ts';
 
 export interface AssembleOptions {
   /** Refuse (KarmaError) instead of repairing data with a warning. */
@@ -54,14 +54,11 @@ export function assembleTraceSet(input: AssembleInput, opts: AssembleOptions = {
     const slotOf = alignToGrid(t, t0, step, count, findings);
     for (const c of t.columns) {
       const values = new Float64Array(count).fill(NaN);
-      const filled = new Uint8Array(count);
       for (let r = 0; r < t.timestamps.length; r++) {
         const k = slotOf[r]!;
-        if (k < 0) continue;
-        values[k] = c.values[r]!;
-        filled[k] = 1;
+        if (k >= 0) values[k] = c.values[r]!;
       }
-      reportMissing(t, c, values, filled, findings);
+      reportMissing(t, c, values, findings);
       const key = `${t.service}\u0000${c.metric}`;
       if (!candidates.has(key)) candidates.set(key, []);
       candidates.get(key)!.push({ table: t, column: c, values });
@@ -73,7 +70,7 @@ export function assembleTraceSet(input: AssembleInput, opts: AssembleOptions = {
   for (const name of [...sources.keys()].sort()) services[name] = { name, source: sources.get(name)!, metrics: {} };
   for (const [key, list] of [...candidates.entries()].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) {
     const [service, metric] = key.split('\u0000') as [string, MetricName];
-    const chosen = chooseCandidate(service, metric, list, services, findings);
+    const chosen = chooseCandidate(service, metric, list, findings);
     if (chosen) services[service]!.metrics[metric] = chosen;
   }
   for (const name of Object.keys(services)) {
@@ -104,12 +101,18 @@ export function assembleTraceSet(input: AssembleInput, opts: AssembleOptions = {
   return set;
 }
 
+/** `file:line:column`, or `file (column N)` when a finding concerns a whole column. */
+export function findingPlace(f: DataFinding): string {
+  if (f.line !== undefined) return `${f.file}:${f.line}${f.column !== undefined ? `:${f.column}` : ''}`;
+  return f.column !== undefined ? `${f.file} (column ${f.column})` : f.file;
+}
+
 function refuseRepairs(findings: DataFinding[], source: string): void {
   const repairs = findings.filter((f) => f.repaired && f.severity !== 'info');
   if (repairs.length === 0) return;
   throw new KarmaError(`the traces need ${repairs.length} repair${repairs.length === 1 ? '' : 's'} and --strict refuses to make them`, {
     where: source,
-    details: repairs.map((f) => `${f.file}${f.line ? `:${f.line}` : ''}${f.column ? `:${f.column}` : ''}: [${f.kind}] ${f.message}`),
+    details: repairs.map((f) => `${findingPlace(f)}: [${f.kind}] ${f.message}`),
     hint: 'fix the files, or run without --strict to load them with the repairs flagged in the data findings',
   });
 }
@@ -350,7 +353,7 @@ function alignToGrid(t: RawTable, t0: number, step: number, count: number, findi
   return slots;
 }
 
-function reportMissing(t: RawTable, c: RawColumn, values: Float64Array, filled: Uint8Array, findings: DataFinding[]): void {
+function reportMissing(t: RawTable, c: RawColumn, values: Float64Array, findings: DataFinding[]): void {
   const nanRows: number[] = [];
   const infRows: number[] = [];
   for (let r = 0; r < c.values.length; r++) {
@@ -377,7 +380,6 @@ function reportMissing(t: RawTable, c: RawColumn, values: Float64Array, filled: 
       repaired: true,
     });
   }
-  void filled;
 }
 
 /** Fill NaN by linear interpolation between neighbours (nearest value at the ends). False when nothing is known. */
@@ -403,7 +405,7 @@ export function interpolateMissing(values: Float64Array): boolean {
  * success rate stuck at 0 while the service serves requests cannot be true and is replaced by
  * another source of the same metric when there is one.
  */
-function chooseCandidate(service: string, metric: MetricName, list: { table: RawTable; column: RawColumn; values: Float64Array }[], services: Record<string, ServiceTrace>, findings: DataFinding[]): Float64Array | undefined {
+function chooseCandidate(service: string, metric: MetricName, list: { table: RawTable; column: RawColumn; values: Float64Array }[], findings: DataFinding[]): Float64Array | undefined {
   const usable: { table: RawTable; column: RawColumn; values: Float64Array }[] = [];
   for (const cand of list) {
     if (!interpolateMissing(cand.values)) continue;
@@ -430,7 +432,6 @@ function chooseCandidate(service: string, metric: MetricName, list: { table: Raw
   if (chosen !== list[0]) {
     findings.push({ severity: 'info', kind: 'substitution', file: chosen.table.file, message: `${metric} of ${service} taken from ${chosen.column.label} in ${chosen.table.file} because ${list[0]!.table.file} has no usable ${list[0]!.column.label}`, repaired: false });
   }
-  void services;
   return chosen.values;
 }
 
@@ -508,4 +509,3 @@ function fmt(v: number): string {
   return Math.abs(v) >= 1000 || Math.abs(v) < 0.001 ? v.toExponential(2) : String(Number(v.toPrecision(3)));
 }
 
-export { METRICS };

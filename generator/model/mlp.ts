@@ -141,6 +141,13 @@ function backward(net: Mlp, x: Float32Array, y: Float32Array, mask: Float32Array
   }
 }
 
+/** Gradient of the masked MSE over a whole dataset (for checks against finite differences). */
+export function lossGradient(net: Mlp, data: Dataset): Float32Array {
+  const grad = new Float32Array(net.params.length);
+  backward(net, data.inputs, data.targets, data.mask, data.count, grad);
+  return grad;
+}
+
 export interface TrainReport {
   epochs: number;
   bestEpoch: number;
@@ -171,16 +178,14 @@ export function trainMlp(net: Mlp, data: Dataset, rows: number[], validation: Da
   const bm = new Float32Array(cfg.batchSize * data.outputSize);
   let step = 0;
   let best = { loss: validation.count > 0 ? datasetLoss(net, validation) : Infinity, epoch: 0, params: net.params.slice() };
-  let lastTrain = NaN;
-  let epoch = 0;
+  let epochsRun = 0;
   const order = [...rows];
-  for (epoch = 1; epoch <= cfg.epochs; epoch++) {
+  for (let epoch = 1; epoch <= cfg.epochs; epoch++) {
+    epochsRun = epoch;
     for (let i = order.length - 1; i > 0; i--) {
       const j = rng.int(i + 1);
       [order[i], order[j]] = [order[j]!, order[i]!];
     }
-    let sum = 0;
-    let batches = 0;
     for (let start = 0; start < order.length; start += cfg.batchSize) {
       const n = Math.min(cfg.batchSize, order.length - start);
       for (let r = 0; r < n; r++) {
@@ -200,10 +205,7 @@ export function trainMlp(net: Mlp, data: Dataset, rows: number[], validation: Da
         v[i] = 0.999 * v[i]! + 0.001 * g * g;
         p[i] = p[i]! - (lr * m[i]!) / (Math.sqrt(v[i]!) + 1e-8);
       }
-      batches++;
-      void sum;
     }
-    void batches;
     if (validation.count > 0) {
       const loss = datasetLoss(net, validation);
       if (loss < best.loss) best = { loss, epoch, params: net.params.slice() };
@@ -211,8 +213,7 @@ export function trainMlp(net: Mlp, data: Dataset, rows: number[], validation: Da
     }
   }
   if (validation.count > 0) net.params.set(best.params);
-  lastTrain = datasetLoss(net, data);
-  return { epochs: Math.min(epoch, cfg.epochs), bestEpoch: best.epoch, trainLoss: lastTrain, validationLoss: best.loss };
+  return { epochs: epochsRun, bestEpoch: best.epoch, trainLoss: datasetLoss(net, data), validationLoss: best.loss };
 }
 
 export function encodeFloat32(values: Float32Array): string {

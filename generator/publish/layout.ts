@@ -174,7 +174,9 @@ export function fluxManifests(opts: LayoutOptions): Record<string, Manifest> {
       // their bounds, so Flux does not revert decisions (see README: driftIgnoreRules on newer Flux).
       patches: [{
         target: { group: 'autoscaling', kind: 'HorizontalPodAutoscaler', labelSelector: 'karma-hpa.io/governed=true' },
-        patch: toYaml([{ op: 'add', path: '/metadata/annotations/kustomize.toolkit.fluxcd.io~1ssa', value: 'IfNotPresent' }]),
+        // A strategic-merge patch creates metadata.annotations when absent (a JSON6902 "add" would not);
+        // with a target, kustomize ignores the name in the patch.
+        patch: toYaml({ apiVersion: 'autoscaling/v2', kind: 'HorizontalPodAutoscaler', metadata: { name: 'governed', annotations: { 'kustomize.toolkit.fluxcd.io/ssa': 'IfNotPresent' } } }),
       }],
     });
   }

@@ -54,7 +54,7 @@ export interface MappoConfig {
   calibrationEpisodes: number;
   /** Convergence: number of recent iterations whose mean returns are compared. */
   convergenceWindow: number;
-  /** Convergence μ: the std of the recent mean returns must fall below this. */
+  /** Convergence μ: the std of the recent mean returns must fall below μ·|their mean| (scale-free). */
   convergenceStd: number;
   /** Convergence λ: the mean of the recent mean returns must exceed this (null: no floor). */
   convergenceMean: number | null;
@@ -64,18 +64,18 @@ export interface MappoConfig {
 
 export const DEFAULT_MAPPO_CONFIG: MappoConfig = {
   iterations: 60,
-  episodesPerIteration: 8,
+  episodesPerIteration: 10,
   gamma: 0.99,
   gaeLambda: 0.95,
   clipCoef: 0.2,
   valueClipCoef: 0.2,
   entropyCoef: 0.01,
   valueCoef: 0.5,
-  actorLearningRate: 5e-4,
-  criticLearningRate: 5e-4,
+  actorLearningRate: 2e-3,
+  criticLearningRate: 1e-3,
   annealLearningRate: true,
   updateEpochs: 5,
-  minibatches: 2,
+  minibatches: 4,
   maxGradNorm: 0.5,
   normaliseAdvantages: true,
   hidden: [64, 64],
@@ -83,18 +83,22 @@ export const DEFAULT_MAPPO_CONFIG: MappoConfig = {
   seed: 1,
   calibrationEpisodes: 2,
   convergenceWindow: 8,
-  convergenceStd: 0.02,
+  convergenceStd: 0.03,
   convergenceMean: null,
   stopAtConvergence: true,
 };
 
-/** Seed of episode `index` of iteration `iteration` (calibration uses iteration −1). */
+/**
+ * Seed of episode `index` of iteration `iteration` (calibration uses iteration −1). Training seeds lie
+ * in [0, 2^30); evaluation seeds (EVALUATION_SEED_BASE + k) lie above, so the two never overlap.
+ */
+export const EVALUATION_SEED_BASE = 0x40000000;
 export function episodeSeed(seed: number, iteration: number, index: number): number {
   let h = (seed >>> 0) ^ 0x85ebca6b;
   h = Math.imul(h ^ ((iteration + 1) >>> 0), 0xcc9e2d51);
   h = Math.imul((h << 15) | (h >>> 17), 0x1b873593) ^ (index >>> 0);
   h = Math.imul(h ^ (h >>> 16), 0x85ebca6b);
-  return (h ^ (h >>> 13)) >>> 0;
+  return ((h ^ (h >>> 13)) >>> 0) & 0x3fffffff;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -513,14 +517,14 @@ export async function trainIteration(spec: MarlEnvSpec, state: TrainerState, con
   return log;
 }
 
-/** Convergence: the last `window` iteration means have std < μ and mean > λ. */
+/** Convergence: the last `window` iteration means have std < μ·|mean| and mean > λ. */
 export function hasConverged(history: readonly IterationLog[], config: Pick<MappoConfig, 'convergenceWindow' | 'convergenceStd' | 'convergenceMean'>): boolean {
   const w = config.convergenceWindow;
   if (history.length < w) return false;
   const recent = history.slice(-w).map((h) => h.meanReturn);
   const mean = recent.reduce((a, b) => a + b, 0) / w;
   const std = Math.sqrt(recent.reduce((a, b) => a + (b - mean) ** 2, 0) / w);
-  return std < config.convergenceStd && (config.convergenceMean === null || mean > config.convergenceMean);
+  return std < config.convergenceStd * Math.abs(mean) && (config.convergenceMean === null || mean > config.convergenceMean);
 }
 
 function shuffle<T>(xs: T[], rng: Rng): void {

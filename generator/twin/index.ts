@@ -30,7 +30,7 @@
  *   servedWithinSlo, dropped, pending, queue, replicas, ready, p95LatencyMs, cpuUtilization,
  *   capacityRps, failedPods); `series.toCsv()`, `series.toJson()`, `series.column(service, field)`.
  * - `injectorEvents: InjectorEvent[]` fault/attack onsets and ends (recovery time is measured from onsets).
- * - `episodeMetrics(): EpisodeMetrics` success rate, latency compliance, pending ratio, recovery,
+ * - `episodeMetrics(): EpisodeMetrics` success rate (per service and end-to-end), latency compliance, pending ratio, recovery,
  *   availability, cost, operational resilience — per episode and per service.
  */
 export { createSimulation, Simulation, crashLoopBackoffSeconds, SIMULATION_EPOCH_MS } from './simulation.ts';
@@ -41,7 +41,7 @@ export { loadScenario, parseScenario, builtinScenarioNames, topologyOfScenario, 
 export type { Scenario, ScenarioDocument, LoadSpec, InjectorSpec, SloSpec } from './scenario.ts';
 export { INJECTOR_DEFAULTS, sampleNodeSpeed } from './injectors.ts';
 export type { InjectorEvent } from './injectors.ts';
-export { computeEpisodeMetrics, meanConfidence95, studentT975, recoveryTime, successRateBySecond, DEFAULT_RESILIENCE_WEIGHTS } from './metrics.ts';
+export { computeEpisodeMetrics, endToEndSuccessRate, meanConfidence95, studentT975, recoveryTime, successRateBySecond, DEFAULT_RESILIENCE_WEIGHTS } from './metrics.ts';
 export type { EpisodeMetrics, ServiceMetrics, RecoveryMetric, ResilienceWeights } from './metrics.ts';
 export { TimeSeries, SERIES_FIELDS } from './series.ts';
 export type { SeriesField } from './series.ts';

@@ -41,6 +41,7 @@ export interface RecoveryMetric {
 export interface EpisodeMetrics {
   seconds: number;
   successRate: number;
+  endToEndSuccessRate: number;
   latencyCompliance: number;
   pendingRatio: number;
   availability: number;
@@ -63,6 +64,8 @@ export interface MetricsInput {
   sloMs: number[];
   cpuRequestMilli: number[];
   entryServices: number[];
+  /** Call edges by service index (services in topological order, as in the series). */
+  edges?: readonly { from: number; to: number; callRatio: number }[];
   injectorEvents: readonly InjectorEvent[];
   slo: SloSpec;
   weights?: ResilienceWeights;
@@ -92,6 +95,39 @@ export function successRateBySecond(series: TimeSeries): Float64Array {
 }
 
 /**
+ * End-to-end success rate of requests entering at the entry points. Per second, the chance that a
+ * request at service s succeeds with all the calls it makes:
+ *   e2e(t, s) = q(t, s) · Π_{edges s→c} e2e(t, c)^⌊r⌋ · (1 − frac(r)·(1 − e2e(t, c))), r = callRatio,
+ *   q(t, s) = servedWithinSlo/offered (1 when idle) — a request makes ⌊r⌋ calls, plus one with probability frac(r);
+ * computed callees first; then Σ_{t,e} offered(t, e)·e2e(t, e) / Σ_{t,e} offered(t, e) over entry points e.
+ * Calls are treated as independent and a caller's latency does not include its callees' latency.
+ */
+export function endToEndSuccessRate(series: TimeSeries, entryServices: readonly number[], edges: readonly { from: number; to: number; callRatio: number }[]): number {
+  const S = series.services.length;
+  const e2e = new Float64Array(S);
+  let num = 0;
+  let den = 0;
+  for (let t = 0; t < series.length; t++) {
+    for (let s = S - 1; s >= 0; s--) {
+      let p = rate(series.get(t, s, F.servedWithinSlo), series.get(t, s, F.offered));
+      for (const e of edges) {
+        if (e.from !== s) continue;
+        // ⌊r⌋ calls always, one more with probability frac(r): E[N] = callRatio.
+        const whole = Math.floor(e.callRatio);
+        p *= e2e[e.to]! ** whole * (1 - (e.callRatio - whole) * (1 - e2e[e.to]!));
+      }
+      e2e[s] = p;
+    }
+    for (const e of entryServices) {
+      const o = series.get(t, e, F.offered);
+      num += o * e2e[e]!;
+      den += o;
+    }
+  }
+  return den > 0 ? num / den : 1;
+}
+
+/**
  * Recovery time of a fault with onset t0: the smallest d ≥ 0 such that sr(t) ≥ threshold (0.95) for
  * every t in [t0 + d, t0 + d + hold) with hold = 60 s, the window lying inside the episode. When no
  * such window exists the system did not recover: null (and the censored value T − t0 is reported).
@@ -109,6 +145,7 @@ export function recoveryTime(srBySecond: Float64Array, onset: number, threshold:
  * Episode metrics (T seconds, services s, SLO_s the latency SLO of s, entry points E):
  * - successRate = Σ_{t,s} servedWithinSlo / Σ_{t,s} offered — requests served within their
  *   service's latency SLO over requests offered (requests still queued at the end count as failures).
+ * - endToEndSuccessRate: see endToEndSuccessRate (user-facing: a request fails if any call fails).
  * - latencyCompliance = mean over s of the share of seconds with offered = 0 or p95LatencyMs ≤ SLO_s.
  * - pendingRatio = Σ pending / Σ offered — requests that had to queue past the second they arrived,
  *   or were rejected on arrival, over requests offered.
@@ -199,6 +236,7 @@ export function computeEpisodeMetrics(input: MetricsInput): EpisodeMetrics {
   return {
     seconds: T,
     successRate,
+    endToEndSuccessRate: endToEndSuccessRate(series, entryServices, input.edges ?? []),
     latencyCompliance: S > 0 ? compliantSum / S : 1,
     pendingRatio: offeredAll > 0 ? pendingAll / offeredAll : 0,
     availability: T * S > 0 ? availPairs / (T * S) : 1,

@@ -49,6 +49,8 @@ export interface SloSpec {
 
 export interface Scenario {
   name: string;
+  /** Where the scenario came from (file path or `built-in scenario "x"`), for messages. */
+  source: string;
   description: string;
   /** Built-in topology name or path (resolved against the scenario file's directory). */
   topologyRef: string;
@@ -113,6 +115,7 @@ export function scenarioFromDocument(doc: ScenarioDocument, fileName: string, ba
   }
   return {
     name: doc.name,
+    source: fileName,
     description: doc.description ?? '',
     topologyRef: doc.topology,
     baseDir,
@@ -143,7 +146,7 @@ export function topologyOfScenario(scenario: Scenario): Topology {
  * Check that every service, entry point and node a scenario's injectors name exists in the
  * topology, so a typo fails before the episode instead of silently injecting nothing.
  */
-export function checkScenarioAgainstTopology(scenario: Scenario, topology: Topology, fileName: string = scenario.name): void {
+export function checkScenarioAgainstTopology(scenario: Scenario, topology: Topology, fileName: string = scenario.source): void {
   const services = new Set(topology.services.map((s) => s.name));
   const entries = new Set(topology.entryPoints.map((e) => e.service));
   const nodes = new Set(topology.nodes.map((n) => n.name));

@@ -342,9 +342,9 @@ export class Simulation {
         hint: 'bounds are integers with 1 <= minReplicas <= maxReplicas',
       });
     }
-    const spec = this.hpa[s]!.spec;
-    spec.minReplicas = minReplicas;
-    spec.maxReplicas = maxReplicas;
+    // A new spec object: the HPA emulation caches compiled specs by identity.
+    const h = this.hpa[s]!;
+    h.spec = { ...h.spec, minReplicas, maxReplicas };
   }
 
   /** Set a service's replica count directly, bypassing its HPA from now on (baselines such as static-max or clairvoyant). */
@@ -885,7 +885,17 @@ export class Simulation {
     };
   }
 
-  /** What an autoscaler sees now, through the simulated metrics pipeline (stale by design). */
+  private edgeFrom(k: number): number {
+    let s = 0;
+    while (this.edgeStart[s + 1]! <= k) s++;
+    return s;
+  }
+
+  /**
+   * What an autoscaler sees now: CPU from the latest visible metrics-server samples of Ready pods;
+   * request rate, error rate and p95 (served-weighted mean of the per-second p95) over the window
+   * that ended `delaySeconds` ago; queue, pods and HPA bounds as they are now.
+   */
   snapshot(): ClusterSnapshot {
     const t = this.timeSeconds;
     const services: Record<string, ServiceSnapshot> = {};
@@ -944,6 +954,7 @@ export class Simulation {
       sloMs: Array.from(this.sloSeconds, (x) => x * 1000),
       cpuRequestMilli: Array.from(this.cpuReq),
       entryServices: Array.from(new Set(this.entryService)),
+      edges: Array.from(this.edgeTo, (to, k) => ({ from: this.edgeFrom(k), to, callRatio: this.edgeRatio[k]! })),
       injectorEvents: this.injectorEvents,
       slo: this.scenario.slo,
     });

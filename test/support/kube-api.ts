@@ -420,6 +420,7 @@ export class KubeApiServer {
   private openWatch(type: ResourceType, ns: string | undefined, query: Record<string, string>, res: ServerResponse, entry: RecordedRequest): void {
     entry.status = 200;
     res.writeHead(200, { 'content-type': 'application/json', 'transfer-encoding': 'chunked' });
+    res.flushHeaders();
     const prefix = `${type.prefix}/${type.plural}|${ns === undefined ? '' : `${ns}|`}`;
     const selector = parseLabelSelector(query.labelSelector);
     const from = query.resourceVersion;

@@ -82,7 +82,7 @@ export function validateManifest(obj: unknown): void {
   try {
     new Model(obj as Record<string, unknown>).validate();
   } catch (e) {
-    throw new Error(`${label}: ${(e as Error).message}`);
+    throw new Error(`${label}: ${(e as Error).message}`, { cause: e });
   }
 }
 
@@ -97,7 +97,7 @@ export function validateManifestsYaml(text: string, fileName = 'manifest'): Reco
     try {
       validateManifest(value);
     } catch (e) {
-      throw new Error(`${fileName}: document ${i + 1}: ${(e as Error).message}`);
+      throw new Error(`${fileName}: document ${i + 1}: ${(e as Error).message}`, { cause: e });
     }
     out.push(value as Record<string, unknown>);
   }

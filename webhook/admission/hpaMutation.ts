@@ -8,8 +8,7 @@ import {
   BASE_SPEC_ANNOTATION, BUNDLE_ANNOTATION, DECISION_ANNOTATION, PAUSED_ANNOTATION,
   formatBaseSpec, parseBaseSpec, parseDecision, type DecisionAnnotation,
 } from '../../policies/annotations.ts';
-import { canonicalJson } from '../../policies/canonical.ts';
-import type { JsonValue } from './jsonPatch.ts';
+import { jsonEqual, type JsonValue } from './jsonPatch.ts';
 import { allow, allowWithMutation, type AdmissionReview, type ReviewOutcome } from './review.ts';
 import { governanceFor, hpaView, isKedaManaged } from './governance.ts';
 import { baseBounds, guardedBounds, type ReplicaBounds } from './guardedBounds.ts';
@@ -87,7 +86,7 @@ export function reviewHpaMutation(review: AdmissionReview, bundles: readonly Pol
     base = spec;
   } else {
     const expected = guardedBounds(baseBounds(storedBase), decision, gov.guards, gov.bundleRef);
-    if (canonicalJson(spec) === canonicalJson(withBounds(storedBase, expected))) base = storedBase;
+    if (jsonEqual(spec, withBounds(storedBase, expected))) base = storedBase;
     else if (spec.minReplicas === expected.minReplicas && spec.maxReplicas === expected.maxReplicas && expected.fromDecision) {
       base = withBounds(spec, baseBounds(storedBase));
     } else base = spec;
@@ -96,7 +95,8 @@ export function reviewHpaMutation(review: AdmissionReview, bundles: readonly Pol
   warnings.push(...bounds.clamped);
 
   const annotations: Record<string, JsonValue> = isRecord((obj.metadata as JsonObject).annotations) ? { ...((obj.metadata as JsonObject).annotations as JsonObject) } : {};
-  annotations[BASE_SPEC_ANNOTATION] = formatBaseSpec(base);
+  // An unchanged base keeps its annotation text as stored; a new one is written canonically.
+  annotations[BASE_SPEC_ANNOTATION] = base === storedBase && baseText !== undefined ? baseText : formatBaseSpec(base);
   annotations[BUNDLE_ANNOTATION] = gov.bundleRef;
   const mutated: JsonObject = {
     ...obj,

@@ -16,8 +16,15 @@ export const BUNDLE_LIST_PATH = `/apis/${BUNDLE_GROUP}/${BUNDLE_VERSION}/${BUNDL
 export function clusterBundleSource(kc: KubeConfig): BundleSource {
   const events = new EventEmitter();
   const api = kc.makeApiClient(CustomObjectsApi);
-  const informer = makeInformer<KubernetesObject>(kc, BUNDLE_LIST_PATH, () =>
-    api.listCustomObjectForAllNamespaces({ group: BUNDLE_GROUP, version: BUNDLE_VERSION, resourcePlural: BUNDLE_PLURAL }));
+  // Readiness follows the first complete list, not the watch connection, so the webhook serves as
+  // soon as it knows every bundle.
+  let listed: () => void = () => undefined;
+  const firstList = new Promise<void>((resolve) => { listed = resolve; });
+  const informer = makeInformer<KubernetesObject>(kc, BUNDLE_LIST_PATH, async () => {
+    const list = await api.listCustomObjectForAllNamespaces({ group: BUNDLE_GROUP, version: BUNDLE_VERSION, resourcePlural: BUNDLE_PLURAL });
+    listed();
+    return list;
+  });
   let isReady = false;
   let stopped = false;
 
@@ -54,7 +61,10 @@ export function clusterBundleSource(kc: KubeConfig): BundleSource {
     bundles: () => cached,
     ready: () => isReady,
     async start() {
-      await informer.start();
+      informer.start().catch((e: unknown) => events.emit('problem', `listing ${BUNDLE_LIST_PATH} failed: ${(e as Error).message}`));
+      await firstList;
+      // The informer stores the listed items right after the list resolves; read them on the next turn.
+      await new Promise<void>((resolve) => setImmediate(resolve));
       isReady = true;
       refresh();
     },

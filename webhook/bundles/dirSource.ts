@@ -64,6 +64,7 @@ export async function loadBundleDir(dir: string): Promise<DirLoad> {
 export function dirBundleSource(dir: string): BundleSource {
   const events = new EventEmitter();
   let current = new Map<string, PolicyBundle[]>();
+  let flat: PolicyBundle[] = [];
   let isReady = false;
   let watcher: FSWatcher | undefined;
   let loading: Promise<void> | undefined;
@@ -76,9 +77,10 @@ export function dirBundleSource(dir: string): BundleSource {
     for (const [file, bundles] of current) if (names.has(file) && !byFile.has(file)) next.set(file, bundles);
     for (const [file, bundles] of byFile) next.set(file, bundles);
     current = next;
+    flat = [...current.values()].flat();
     for (const p of problems) events.emit('problem', p);
     isReady = true;
-    events.emit('reloaded', { bundles: [...current.values()].flat(), problems });
+    events.emit('reloaded', { bundles: flat, problems });
   };
 
   // Changes arriving during a load trigger exactly one more load afterwards.
@@ -101,7 +103,7 @@ export function dirBundleSource(dir: string): BundleSource {
   return {
     description: `dir:${dir}`,
     events,
-    bundles: () => [...current.values()].flat(),
+    bundles: () => flat,
     ready: () => isReady,
     async start() {
       await reload();

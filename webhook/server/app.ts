@@ -14,6 +14,44 @@ import type { Logger } from './logger.ts';
 /** The API server refuses request bodies above 3 MiB (MaxRequestBodyBytes), so no review it sends is larger. */
 export const MAX_BODY_BYTES = 3 * 1024 * 1024;
 
+/**
+ * Deeper JSON than this is refused before parsing: HPAs and PolicyBundles nest about a dozen levels,
+ * and bounding depth keeps every recursive step (diff, canonical JSON, schema checks) far from the
+ * stack limit whatever a client sends.
+ */
+export const MAX_JSON_DEPTH = 100;
+
+/**
+ * Nesting depth of JSON text, counting brackets outside strings; linear and allocation-free. With
+ * `stopAbove`, a result at or below it may be an upper bound (the count of opening brackets).
+ */
+export function jsonNestingDepth(text: string, stopAbove = Infinity): number {
+  // Fast path: text with no more opening brackets than the bound cannot nest deeper than it.
+  if (stopAbove !== Infinity) {
+    let opens = 0;
+    for (let i = text.indexOf('{'); i !== -1 && opens <= stopAbove; i = text.indexOf('{', i + 1)) opens++;
+    for (let i = text.indexOf('['); i !== -1 && opens <= stopAbove; i = text.indexOf('[', i + 1)) opens++;
+    if (opens <= stopAbove) return opens;
+  }
+  let depth = 0;
+  let max = 0;
+  let inString = false;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (inString) {
+      if (c === 0x5c) i++;
+      else if (c === 0x22) inString = false;
+    } else if (c === 0x22) inString = true;
+    else if (c === 0x5b || c === 0x7b) {
+      if (++depth > max) {
+        max = depth;
+        if (max > stopAbove) return max;
+      }
+    } else if (c === 0x5d || c === 0x7d) depth--;
+  }
+  return max;
+}
+
 export const ADMISSION_PATHS = ['/mutate/hpa', '/validate/hpa', '/validate/bundle'] as const;
 export type AdmissionPath = (typeof ADMISSION_PATHS)[number];
 
@@ -107,6 +145,10 @@ export function createWebhookApp(ctx: AppContext): express.Express {
       if (!body.ok) {
         if (body.status === 413) res.setHeader('Connection', 'close');
         fail(res, path, started, body.status, body.kind, body.message);
+        return;
+      }
+      if (jsonNestingDepth(body.text, MAX_JSON_DEPTH) > MAX_JSON_DEPTH) {
+        fail(res, path, started, 400, 'bad_request', `body nests deeper than ${MAX_JSON_DEPTH} levels; no AdmissionReview of an HPA or PolicyBundle does`);
         return;
       }
       let parsed: unknown;

@@ -59,6 +59,11 @@ export class BundleWatcher {
     this.stream = undefined;
   }
 
+  /** Whether a watch stream is open now. */
+  isWatching(): boolean {
+    return this.stream !== undefined;
+  }
+
   /** The bundles in force: the last good version of each. */
   goodBundles(): PolicyBundle[] {
     return [...this.entries.values()].flatMap((e) => (e.good ? [e.good] : []));

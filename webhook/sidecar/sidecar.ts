@@ -100,12 +100,12 @@ export class Sidecar {
     return (this.opts.tickSeconds ?? 15) * 1000;
   }
 
-  /** Start watching bundles, electing, and ticking. */
-  async start(): Promise<void> {
+  /** Start watching bundles, electing, and (unless `ticking: false`, when the caller drives `tick`) ticking. */
+  async start(opts: { ticking?: boolean } = {}): Promise<void> {
     this.running = true;
     await this.bundles.start();
     if (this.elector) await this.elector.start();
-    this.schedule();
+    if (opts.ticking ?? true) this.schedule();
   }
 
   /** Stop ticking and watching; `release: false` leaves the lease to expire, as a crashed replica would. */

@@ -135,7 +135,7 @@ export function faultsFromJson(text: string, file: string): FaultEvent[] {
   return all.map((f) => ({ time: Number(f.inject_timestamp), pod: f.inject_pod, service: serviceOfPod(f.inject_pod), type: f.inject_type }));
 }
 
-export interface ReadOptions extends AssembleOptions {}
+export type ReadOptions = AssembleOptions;
 
 /**
  * Read a directory of per-pod metric CSVs (`<pod>_metric.csv`), an optional entry-service file

@@ -8,8 +8,8 @@ export function parseJsonText(text: string, file: string, kind: string): unknown
     const message = (e as Error).message;
     const pos = /position (\d+)/.exec(message);
     let where = file;
-    if (pos) {
-      const offset = Number(pos[1]);
+    const offset = pos ? Number(pos[1]) : /end of JSON input/i.test(message) ? text.length : -1;
+    if (offset >= 0) {
       const before = text.slice(0, offset);
       const line = before.split('\n').length;
       const col = offset - before.lastIndexOf('\n');

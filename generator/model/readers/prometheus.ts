@@ -10,7 +10,7 @@ import { parseYamlDocument } from '../../../policies/documents.ts';
 import { stringify as yamlStringify } from 'yaml';
 import { assembleTraceSet, type AssembleOptions } from '../assemble.ts';
 import { parseJsonText } from './json-text.ts';
-import type { CallEdge, DataFinding, FaultEvent, MetricName, RawTable, TraceFile, TraceSet } from '../types.ts';
+import type { CallEdge, FaultEvent, MetricName, RawTable, TraceFile, TraceSet } from '../types.ts';
 import mappingSchema from './trace-mapping.schema.json' with { type: 'json' };
 
 export type MappingUnit = 'millicores' | 'cores' | 'MiB' | 'bytes' | 'seconds' | 'milliseconds' | 'ops/s' | 'ratio' | 'percent';

@@ -16,10 +16,10 @@ import {
 import { normalizeLegacy, normalizeWithBehavior, recordScaleEvent, resolveBehavior, type ResolvedBehavior } from './scalingRules.ts';
 import type {
   HpaCondition,
+  HpaBehavior,
   HpaControllerConfig,
   HpaReconcileInput,
   HpaReconcileResult,
-  HpaSpec,
   MetricIdentifier,
   MetricSpec,
   MetricTarget,
@@ -52,15 +52,11 @@ type CompiledMetric =
   | { kind: 'externalAverageValue'; metric: string; targetMilli: number; label: string }
   | { kind: 'invalid'; reason: string; error: string };
 
-interface CompiledSpec {
-  minReplicas: number;
-  maxReplicas: number;
-  metrics: CompiledMetric[];
-  hasBehavior: boolean;
-}
-
-const compiledSpecs = new WeakMap<HpaSpec, CompiledSpec>();
-const resolvedBehaviors = new WeakMap<HpaSpec, { window: number; behavior: ResolvedBehavior }>();
+// Caches keyed by the metric list and behavior objects (not the spec), so a caller that edits
+// minReplicas/maxReplicas in place between syncs is always read afresh.
+const compiledMetricLists = new WeakMap<readonly MetricSpec[], CompiledMetric[]>();
+const resolvedBehaviors = new WeakMap<HpaBehavior, { window: number; behavior: ResolvedBehavior }>();
+let defaultMetrics: CompiledMetric[] | undefined;
 
 function targetMilli(q: Quantity, where: string): number {
   const parsed = quantityToMilli(q);
@@ -127,28 +123,25 @@ function compileMetric(m: MetricSpec, i: number): CompiledMetric {
   }
 }
 
-function compileSpec(spec: HpaSpec): CompiledSpec {
-  let compiled = compiledSpecs.get(spec);
-  if (compiled) return compiled;
-  const metrics = spec.metrics && spec.metrics.length > 0
-    ? spec.metrics.map(compileMetric)
-    : [compileMetric({ type: 'Resource', resource: { name: 'cpu', target: { type: 'Utilization', averageUtilization: DEFAULT_CPU_UTILIZATION } } }, 0)];
-  compiled = {
-    minReplicas: spec.minReplicas ?? 1,
-    maxReplicas: spec.maxReplicas,
-    metrics,
-    hasBehavior: spec.behavior !== undefined && spec.behavior !== null,
-  };
-  compiledSpecs.set(spec, compiled);
+function compiledMetrics(metrics: readonly MetricSpec[] | undefined): CompiledMetric[] {
+  if (!metrics || metrics.length === 0) {
+    defaultMetrics ??= [compileMetric({ type: 'Resource', resource: { name: 'cpu', target: { type: 'Utilization', averageUtilization: DEFAULT_CPU_UTILIZATION } } }, 0)];
+    return defaultMetrics;
+  }
+  let compiled = compiledMetricLists.get(metrics);
+  if (!compiled) {
+    compiled = metrics.map(compileMetric);
+    compiledMetricLists.set(metrics, compiled);
+  }
   return compiled;
 }
 
-function behaviorOf(spec: HpaSpec, downscaleWindow: number): ResolvedBehavior {
-  const cached = resolvedBehaviors.get(spec);
+function resolvedBehavior(behavior: HpaBehavior, downscaleWindow: number): ResolvedBehavior {
+  const cached = resolvedBehaviors.get(behavior);
   if (cached && cached.window === downscaleWindow) return cached.behavior;
-  const behavior = resolveBehavior(spec.behavior!, downscaleWindow);
-  resolvedBehaviors.set(spec, { window: downscaleWindow, behavior });
-  return behavior;
+  const resolved = resolveBehavior(behavior, downscaleWindow);
+  resolvedBehaviors.set(behavior, { window: downscaleWindow, behavior: resolved });
+  return resolved;
 }
 
 function resolveConfig(c: Partial<HpaControllerConfig> | undefined): HpaControllerConfig {
@@ -245,11 +238,12 @@ function condition(type: HpaCondition['type'], status: boolean, reason: string, 
 /** Run one sync of the HPA controller for one HPA. Pure: no clock, no I/O, inputs are not mutated. */
 export function reconcileHpa(input: HpaReconcileInput): HpaReconcileResult {
   const cfg = resolveConfig(input.config);
-  const spec = compileSpec(input.spec);
+  const metrics = compiledMetrics(input.spec.metrics);
+  const behavior = input.spec.behavior ? resolvedBehavior(input.spec.behavior, cfg.downscaleStabilizationSeconds) : undefined;
   const nowMs = input.nowMs;
   const currentReplicas = input.currentReplicas;
-  const minReplicas = spec.minReplicas;
-  const maxReplicas = spec.maxReplicas;
+  const minReplicas = input.spec.minReplicas ?? 1;
+  const maxReplicas = input.spec.maxReplicas;
 
   let ableToScale = condition('AbleToScale', true, 'SucceededGetScale', "the HPA controller was able to get the target's current scale");
   let scalingActive: HpaCondition | undefined;
@@ -283,7 +277,7 @@ export function reconcileHpa(input: HpaReconcileInput): HpaReconcileResult {
     let metricLabel = '';
     let invalidCount = 0;
     let firstInvalid: HpaCondition | undefined;
-    for (const m of spec.metrics) {
+    for (const m of metrics) {
       const outcome = computeMetric(m, input, statusReplicas, cfg);
       const p = outcome.proposal;
       if (!p.ok) {
@@ -294,14 +288,14 @@ export function reconcileHpa(input: HpaReconcileInput): HpaReconcileResult {
         continue;
       }
       if (utilization === undefined && p.utilization !== undefined) utilization = p.utilization;
-      if (replicas === 0 || p.replicas > replicas) {
+      if (replicas === 0) {
         replicas = p.replicas;
         metricLabel = m.kind === 'invalid' ? '' : m.label;
         rawValue = p.usage;
       }
     }
     // All metrics failed, or some failed and the rest would scale down: hold, report the first failure.
-    if (invalidCount >= spec.metrics.length || (invalidCount > 0 && replicas < currentReplicas)) {
+    if (invalidCount >= metrics.length || (invalidCount > 0 && replicas < currentReplicas)) {
       const failed = firstInvalid!;
       return {
         desiredReplicas: currentReplicas,
@@ -322,8 +316,8 @@ export function reconcileHpa(input: HpaReconcileInput): HpaReconcileResult {
     if (desiredReplicas > currentReplicas) rescaleReason = `${rescaleMetric} above target`;
     if (desiredReplicas < currentReplicas) rescaleReason = 'All metrics below target';
 
-    const normalized = spec.hasBehavior
-      ? normalizeWithBehavior(currentReplicas, desiredReplicas, minReplicas, maxReplicas, behaviorOf(input.spec, cfg.downscaleStabilizationSeconds), recommendations, scaleEvents, nowMs)
+    const normalized = behavior
+      ? normalizeWithBehavior(currentReplicas, desiredReplicas, minReplicas, maxReplicas, behavior, recommendations, scaleEvents, nowMs)
       : normalizeLegacy(currentReplicas, desiredReplicas, minReplicas, maxReplicas, recommendations, nowMs, cfg.downscaleStabilizationSeconds);
     recommendations = normalized.recommendations;
     ableToScale = condition('AbleToScale', true, normalized.ableToScaleReason, normalized.ableToScaleMessage);
@@ -335,9 +329,7 @@ export function reconcileHpa(input: HpaReconcileInput): HpaReconcileResult {
   let reason: string;
   if (rescale) {
     ableToScale = condition('AbleToScale', true, 'SucceededRescale', `the HPA controller was able to update the target scale to ${desiredReplicas}`);
-    if (spec.hasBehavior) {
-      scaleEvents = recordScaleEvent(scaleEvents, behaviorOf(input.spec, cfg.downscaleStabilizationSeconds), currentReplicas, desiredReplicas, nowMs);
-    }
+    if (behavior) scaleEvents = recordScaleEvent(scaleEvents, behavior, currentReplicas, desiredReplicas, nowMs);
     reason = rescaleReason;
   } else {
     desiredReplicas = currentReplicas;

@@ -4,7 +4,7 @@
  * HPA, feeding back the returned recommendation and scale-event histories.
  */
 export { reconcileHpa, HPA_SYNC_PERIOD_SECONDS, DEFAULT_HPA_CONTROLLER_CONFIG, DEFAULT_CPU_UTILIZATION } from './controller.ts';
-export { reconcileHpaJson, hpaInputFromJson, hpaInputSchema } from './jsonInput.ts';
+export { reconcileHpaJson, hpaInputFromJson, hpaInputSchema, HPA_INPUT_HINT } from './jsonInput.ts';
 export type { HpaReconcileJsonInput, HpaReconcileJsonResult, HpaPodJson } from './jsonInput.ts';
 export { parseQuantityMilli, quantityToMilli } from './quantity.ts';
 export type {

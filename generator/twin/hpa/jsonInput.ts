@@ -11,6 +11,9 @@ import inputSchema from './hpa-input.schema.json' with { type: 'json' };
 
 export { inputSchema as hpaInputSchema };
 
+/** What to do about a schema violation in the JSON form. */
+export const HPA_INPUT_HINT = 'fix the fields listed above; the input format is generator/twin/hpa/hpa-input.schema.json';
+
 export interface HpaPodJson {
   name: string;
   phase: PodPhase;
@@ -85,7 +88,7 @@ function checkSpecQuantities(spec: HpaSpec, where: string): void {
 
 /** Validate the JSON form and convert it to the numeric input of reconcileHpa. */
 export function hpaInputFromJson(value: unknown, sourceName = 'hpa input'): HpaReconcileInput {
-  const doc = assertValid<HpaReconcileJsonInput>(value, inputSchema, { name: sourceName }, 'HPA reconcile input');
+  const doc = assertValid<HpaReconcileJsonInput>(value, inputSchema, { name: sourceName }, 'HPA reconcile input', HPA_INPUT_HINT);
   const where = sourceName;
   const nowMs = timeMs(doc.now, `${where}: /now`);
   checkSpecQuantities(doc.spec, `${where}: `);

@@ -60,7 +60,7 @@ describe('sidecar against the Kubernetes API and Prometheus', () => {
     expect(spec).toMatchObject({ minReplicas: 4, maxReplicas: 10 });
     const decision = decisionOf('apply');
     expect(decision).toMatchObject({ agent: 'surge-web', role: 'ddos-manager', replicaChange: 2, bundle: 'apply/shop-policy', bundleVersion: '1.0.0', minReplicas: 4, maxReplicas: 10 });
-    expect(decision.reason).toMatch(/requestRate 200 > 150 → \+2/);
+    expect(decision.reason).toMatch(/rule requestRate (\d+(\.\d+)?) > 150 → \+2/);
     expect(annotationsOf(hpaOf('apply'))[BUNDLE_ANNOTATION]).toBe('apply/shop-policy@1.0.0');
     const events = eventsFor(api, 'apply', 'web');
     const scale = events.find((e) => e.action === 'Scale');
@@ -122,7 +122,8 @@ describe('sidecar against the Kubernetes API and Prometheus', () => {
         return false;
       },
     });
-    api.injectFault({ status: 429, retryAfterSeconds: 7, count: 1, match: ({ method, path }) => interfered && method === 'PATCH' && path.includes('/namespaces/conflict/') });
+    // The retry after re-reading is throttled once.
+    api.injectFault({ status: 429, retryAfterSeconds: 7, count: 1, match: () => api.requestsTo('PATCH', '/namespaces/conflict/').length === 2 });
     await sidecar.start();
     await clock.advance(195_000);
     const patches = api.requestsTo('PATCH', '/namespaces/conflict/horizontalpodautoscalers/web');
@@ -156,17 +157,19 @@ describe('sidecar against the Kubernetes API and Prometheus', () => {
   });
 
   it('falls back to the base spec when the metrics go stale, then missing', async () => {
-    setup('stale');
+    setup('stale', { guards: { fallback: { staleMetricsSeconds: 20, minConfidence: 0.4 } } });
     const { sidecar } = makeSidecar(api, clock, prometheus.url, { namespace: 'stale' });
     await sidecar.start();
     await clock.advance(240_000);
     expect(specOf(hpaOf('stale')).minReplicas).toBe(4);
-    // Data ends at T0 + 600 s; with a 60 s limit the sidecar must give the bounds back by T0 + 675 s.
-    await clock.advance(435_000);
+    // Data ends at T0 + 600 s; with a 20 s limit the sidecar gives the bounds back at the tick of T0 + 630 s.
+    await clock.advance(375_000);
+    expect(specOf(hpaOf('stale')).minReplicas).toBe(4);
+    await clock.advance(15_000);
     expect(specOf(hpaOf('stale'))).toMatchObject({ minReplicas: 2, maxReplicas: 10 });
     const decision = decisionOf('stale');
     expect(decision).toMatchObject({ agent: 'fallback', replicaChange: 0, minReplicas: 2, maxReplicas: 10 });
-    expect(decision.reason).toMatch(/metrics for web are \d+ s old \(limit 60 s\)/);
+    expect(decision.reason).toMatch(/metrics for web are 30 s old \(limit 20 s\)/);
     const warning = eventsFor(api, 'stale', 'web').find((e) => e.action === 'Fallback');
     expect(warning?.type).toBe('Warning');
     expect(sidecar.telemetry.value('karma_sidecar_fallbacks_total', { cause: 'stale_metrics' })).toBeGreaterThan(0);
@@ -197,7 +200,7 @@ describe('sidecar against the Kubernetes API and Prometheus', () => {
 
   it('reloads bundles from the watch, resumes after disconnects and re-lists after 410 Gone', async () => {
     setup('watch');
-    const { sidecar } = makeSidecar(api, clock, prometheus.url, { namespace: 'watch' });
+    const { sidecar, log } = makeSidecar(api, clock, prometheus.url, { namespace: 'watch' });
     await sidecar.start();
     const versionNow = () => sidecar.bundles.goodBundles()[0]?.spec.version;
     expect(versionNow()).toBe('1.0.0');
@@ -208,7 +211,7 @@ describe('sidecar against the Kubernetes API and Prometheus', () => {
     expect(decisionOf('watch')).toMatchObject({ bundleVersion: '1.1.0', replicaChange: 1, minReplicas: 3 });
 
     api.disconnectWatches();
-    await vi.waitFor(() => expect(api.openWatchCount()).toBe(0));
+    await vi.waitFor(() => expect(sidecar.bundles.isWatching()).toBe(false));
     api.put(BUNDLE_API, 'policybundles', shopBundle({ namespace: 'watch', services: ['web'], version: '1.2.0', guards: { maxStep: 1 } }) as unknown as KubeObject);
     await clock.advance(1_000);
     await vi.waitFor(() => expect(versionNow()).toBe('1.2.0'));
@@ -219,12 +222,14 @@ describe('sidecar against the Kubernetes API and Prometheus', () => {
 
     // History compacted while disconnected: resuming gets 410 Gone, so the watcher lists again.
     api.disconnectWatches();
-    await vi.waitFor(() => expect(api.openWatchCount()).toBe(0));
+    await vi.waitFor(() => expect(sidecar.bundles.isWatching()).toBe(false));
     api.put(BUNDLE_API, 'policybundles', shopBundle({ namespace: 'watch', services: ['web'], version: '1.3.0', guards: { maxStep: 1 } }) as unknown as KubeObject);
     api.compactHistory();
     await clock.advance(1_000);
-    await vi.waitFor(() => expect(sidecar.bundles.stats.lists).toBe(2));
+    await vi.waitFor(() => expect(log.some((l) => l.includes('watch error 410'))).toBe(true));
+    await vi.waitFor(() => expect(sidecar.bundles.isWatching()).toBe(false));
     await clock.advance(2_000);
+    await vi.waitFor(() => expect(sidecar.bundles.stats.lists).toBe(2));
     await vi.waitFor(() => expect(versionNow()).toBe('1.3.0'));
     await vi.waitFor(() => expect(api.openWatchCount()).toBe(1));
     await sidecar.stop();

@@ -12,7 +12,9 @@ const example = (): PolicyBundle => JSON.parse(readFileSync(EXAMPLE_PATH, 'utf8'
 
 describe('example bundle', () => {
   it('is in sync with its generator and valid (schema + digest)', () => {
-    expect(readFileSync(EXAMPLE_PATH, 'utf8')).toBe(canonicalPrettyJson(chainedServicesExample()));
+    // It embeds the default organisation: after changing policies/organisations/default.yaml, run
+    // `node generator/bundle/example.ts --write`.
+    expect(readFileSync(EXAMPLE_PATH, 'utf8') === canonicalPrettyJson(chainedServicesExample()), 'policies/examples/chained-services.bundle.json is stale: run node generator/bundle/example.ts --write').toBe(true);
     const r = validateBundle(example());
     expect(r.ok ? [] : r.errors).toEqual([]);
   });
@@ -21,6 +23,15 @@ describe('example bundle', () => {
     const a = canonicalPrettyJson(chainedServicesExample({ seed: 3 }));
     expect(canonicalPrettyJson(chainedServicesExample({ seed: 3 }))).toBe(a);
     expect(canonicalPrettyJson(chainedServicesExample({ seed: 4 }))).not.toBe(a);
+  });
+});
+
+describe('bundle size', () => {
+  it('a typical bundle (4 agents, 2 hidden layers of 64) stays far below the 1.5 MiB etcd object limit', () => {
+    const text = canonicalPrettyJson(chainedServicesExample({ hidden: [64, 64] }));
+    // 4 × (12·64 + 64 + 64·64 + 64 + 64·7 + 7) float32 in base64 ≈ 4 × 29 KB, plus the organisation.
+    expect(text.length).toBeGreaterThan(100_000);
+    expect(text.length).toBeLessThan(200_000);
   });
 });
 

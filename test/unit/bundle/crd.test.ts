@@ -6,6 +6,8 @@ import { digestOf } from '../../../policies/canonical.ts';
 import { CRD_DIR, crdFiles, policyBundleCrd, toStructural, type JsonSchema } from '../../../generator/bundle/crd.ts';
 import { EXAMPLE_PATH } from '../../../generator/bundle/example.ts';
 import { validateManifest } from '../../support/manifests.ts';
+import { sealBundle } from '../../../policies/bundle.ts';
+import { fullBundle } from '../../fixtures/bundle/full.ts';
 
 type Node = JsonSchema & { properties?: Record<string, Node>; items?: Node; additionalProperties?: Node | boolean };
 const openApi = (): Node => ((policyBundleCrd().spec as { versions: { schema: { openAPIV3Schema: Node } }[] }).versions[0]!.schema.openAPIV3Schema);
@@ -40,7 +42,10 @@ function prune(value: unknown, node: Node): unknown {
 
 describe('PolicyBundle CRD', () => {
   it('checked-in files are what the generator writes', () => {
-    for (const [name, text] of Object.entries(crdFiles())) expect(readFileSync(`${CRD_DIR}${name}`, 'utf8'), name).toBe(text);
+    // After changing policy-bundle.schema.json or organisation.schema.json, run `node generator/bundle/crd.ts --write`.
+    for (const [name, text] of Object.entries(crdFiles())) {
+      expect(readFileSync(`${CRD_DIR}${name}`, 'utf8') === text, `policies/crd/${name} is stale: run node generator/bundle/crd.ts --write`).toBe(true);
+    }
   });
 
   it('validates as apiextensions.k8s.io/v1 against the upstream schema', () => {
@@ -60,6 +65,11 @@ describe('PolicyBundle CRD', () => {
     // metadata is the API server's own; spec and status are pruned by the CRD schema.
     const kept = (b: Record<string, unknown>) => digestOf((prune(b, openApi()) as Record<string, unknown>).spec);
     expect(kept(bundle)).toBe(digestOf(bundle.spec));
+    // Every optional field too, status included.
+    const full = { ...sealBundle(fullBundle), status: fullBundle.status };
+    const pruned = prune(full, openApi()) as Record<string, unknown>;
+    expect(digestOf(pruned.spec)).toBe(digestOf(full.spec));
+    expect(pruned.status).toEqual(full.status);
     // The check can fail: a field the schema does not declare is pruned.
     expect(kept({ ...bundle, spec: { ...bundle.spec, extra: 1 } })).toBe(digestOf(bundle.spec));
   });

@@ -5,47 +5,8 @@
  * schema declares must appear in it (so the types miss no field of the schema).
  */
 import { describe, expect, it } from 'vitest';
-import { readFileSync } from 'node:fs';
-import { policyBundleSchema, sealBundle, validateBundle, type PolicyBundle, type UnsealedPolicyBundle } from '../../../policies/bundle.ts';
-import { EXAMPLE_PATH } from '../../../generator/bundle/example.ts';
-
-const example = JSON.parse(readFileSync(EXAMPLE_PATH, 'utf8')) as PolicyBundle;
-
-const full: UnsealedPolicyBundle = {
-  apiVersion: 'karma-hpa.io/v1alpha1',
-  kind: 'PolicyBundle',
-  metadata: { name: 'full', namespace: 'ns', labels: { a: 'b' }, annotations: { c: 'd' } },
-  spec: {
-    version: '1.2.3',
-    description: 'every field',
-    paused: false,
-    evaluator: 'rules',
-    targets: [{
-      service: 'A', namespace: 'ns', hpaName: 'a', selector: { matchLabels: { app: 'a' } },
-      guards: { minReplicas: 1, maxReplicas: 3, maxStep: 1, cooldownSeconds: 5, fallback: { staleMetricsSeconds: 10, minConfidence: 0.5 }, enforcement: 'warn' },
-    }],
-    guards: { minReplicas: 1, maxReplicas: 5, maxStep: 2, cooldownSeconds: 30, fallback: { staleMetricsSeconds: 60, minConfidence: 0.3 }, enforcement: 'deny' },
-    organisation: example.spec.organisation,
-    agents: [{
-      ...example.spec.agents[0]!,
-      rules: [{ conditions: [{ feature: 'cpuUtilization', op: '>', threshold: 0.8 }], action: 2, support: 0.4 }],
-      ruleFidelity: 0.93,
-    }],
-    provenance: { ...example.spec.provenance, traceDigests: [example.spec.provenance.twinDigest] },
-    evaluation: {
-      baseline: 'default-hpa',
-      scenarios: [{
-        scenario: 'ddos', method: 'karma', seeds: 5, successRate: 0.9, successRateCi95: [0.88, 0.92], latencyCompliance: 0.95,
-        pendingRatio: 0.02, recoveryTimeSeconds: 33, availability: 0.99, costReplicaSeconds: 1200, resilience: 0.81,
-      }],
-    },
-  },
-  status: {
-    observedDigest: example.spec.digest,
-    observedVersion: '1.2.2',
-    conditions: [{ type: 'Ready', status: 'True', reason: 'Loaded', message: 'ok', lastTransitionTime: '2026-01-01T00:00:00Z', observedGeneration: 3 }],
-  },
-};
+import { policyBundleSchema, sealBundle, validateBundle } from '../../../policies/bundle.ts';
+import { fullBundle as full } from '../../fixtures/bundle/full.ts';
 
 type Schema = { properties?: Record<string, Schema>; items?: Schema; $ref?: string; definitions?: Record<string, Schema> };
 

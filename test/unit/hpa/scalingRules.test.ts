@@ -166,6 +166,20 @@ describe('behavior normalization', () => {
     expect(n.limited).toBe(row.limited);
   });
 
+  it('a used-up scale-up budget holds at current, never turning into a scale-down', () => {
+    const events = [{ timestampMs: NOW - 30 * S, replicaChange: 4 }];
+    const n = norm(5, 9, { scaleUp: { policies: [{ type: 'Pods', value: 1, periodSeconds: 60 }] } }, old, events);
+    expect(n.desiredReplicas).toBe(5);
+    expect(n.limitedReason).toBe('ScaleUpLimit');
+  });
+
+  it('a used-up scale-down budget holds at current, never turning into a scale-up', () => {
+    const events = [{ timestampMs: NOW - 30 * S, replicaChange: -3 }];
+    const n = norm(3, 1, { scaleDown: { stabilizationWindowSeconds: 0, policies: [{ type: 'Pods', value: 1, periodSeconds: 60 }] } }, old, events);
+    expect(n.desiredReplicas).toBe(3);
+    expect(n.limitedReason).toBe('ScaleDownLimit');
+  });
+
   it('overwrites only a recommendation older than both windows', () => {
     const h = [
       { timestampMs: NOW - 200 * S, replicas: 4 }, // older than the up window (60 s), inside the down window

@@ -1,0 +1,225 @@
+/**
+ * Autoscaling methods compared in the same twin, scenarios and seeds. A method may reshape the
+ * topology's HPA specs (tuned HPA), pick the simulation's autoscaler mode (static max), and act every
+ * decision period on the simulation through the same levers the product has (HPA bounds) or, for
+ * reference points that are not HPA-based (KEDA-like, clairvoyant), through the replica count.
+ */
+import { applyDecision, combineDecisions } from '../../../policies/decision.ts';
+import { evaluateAgent, type AgentPolicy } from '../../../policies/evaluator.ts';
+import { buildObservation } from '../../../policies/observation.ts';
+import { bindOrganisation, roleActionMask, validateOrganisation, type Organisation } from '../../../policies/organisation.ts';
+import type { ClusterSnapshot } from '../../../policies/snapshot.ts';
+import { KarmaError } from '../../../policies/errors.ts';
+import type { Scenario } from '../../twin/scenario.ts';
+import { F } from '../../twin/series.ts';
+import { createSimulation, type AutoscalerMode, type Simulation } from '../../twin/simulation.ts';
+import type { EpisodeMetrics } from '../../twin/metrics.ts';
+import type { Topology } from '../../twin/topology.ts';
+import { topologyServices, twinGuards, type RoleMode } from '../twin-env.ts';
+
+export interface Method {
+  name: string;
+  /** The topology the simulation runs (e.g. with tuned HPA specs). */
+  topology?: (t: Topology) => Topology;
+  autoscaler?: AutoscalerMode;
+  /** Seconds between decide() calls (default 15). */
+  periodSeconds?: number;
+  /** A fresh per-episode controller (state such as a KEDA cooldown lives in it). */
+  controller?: (sim: Simulation, ctx: { topology: Topology; scenario: Scenario; seed: number }) => (snapshot: ClusterSnapshot) => void;
+}
+
+/** Run one episode of a method; returns the twin's episode metrics. */
+export function runEpisode(method: Method, topology: Topology, scenario: Scenario, seed: number): EpisodeMetrics {
+  const t = method.topology ? method.topology(topology) : topology;
+  const sim = createSimulation({ topology: t, scenario, seed, autoscaler: method.autoscaler ?? 'hpa' });
+  const decide = method.controller?.(sim, { topology: t, scenario, seed });
+  const period = method.periodSeconds ?? 15;
+  let next = period;
+  while (!sim.done) {
+    if (decide && sim.timeSeconds >= next - 1e-9) {
+      decide(sim.snapshot());
+      next += period;
+    }
+    sim.step();
+  }
+  return sim.episodeMetrics();
+}
+
+// ------------------------------------------------------------------------------------------------
+
+export const defaultHpa: Method = { name: 'default-hpa' };
+
+export const staticMax: Method = { name: 'static-max', autoscaler: 'static-max' };
+
+/** HPA parameters the tuned baseline searches over. */
+export interface HpaTuning {
+  cpuTargetPercent: number;
+  behavior: 'default' | 'fast-up' | 'fast-up-slow-down' | 'fast-both';
+}
+
+export const HPA_BEHAVIORS: Record<HpaTuning['behavior'], Record<string, unknown> | undefined> = {
+  default: undefined,
+  // No scale-up stabilisation, double or +4 pods every 15 s.
+  'fast-up': { scaleUp: { stabilizationWindowSeconds: 0, selectPolicy: 'Max', policies: [{ type: 'Percent', value: 100, periodSeconds: 15 }, { type: 'Pods', value: 4, periodSeconds: 15 }] } },
+  'fast-up-slow-down': {
+    scaleUp: { stabilizationWindowSeconds: 0, selectPolicy: 'Max', policies: [{ type: 'Percent', value: 100, periodSeconds: 15 }, { type: 'Pods', value: 4, periodSeconds: 15 }] },
+    scaleDown: { stabilizationWindowSeconds: 600, selectPolicy: 'Min', policies: [{ type: 'Pods', value: 1, periodSeconds: 60 }] },
+  },
+  'fast-both': {
+    scaleUp: { stabilizationWindowSeconds: 0, selectPolicy: 'Max', policies: [{ type: 'Percent', value: 100, periodSeconds: 15 }, { type: 'Pods', value: 4, periodSeconds: 15 }] },
+    scaleDown: { stabilizationWindowSeconds: 60 },
+  },
+};
+
+export function tunedHpa(tuning: HpaTuning, name = 'tuned-hpa'): Method {
+  return {
+    name,
+    topology: (t) => {
+      const copy = structuredClone(t);
+      for (const s of copy.services) {
+        s.hpa.metrics = [{ type: 'Resource', resource: { name: 'cpu', target: { type: 'Utilization', averageUtilization: tuning.cpuTargetPercent } } }];
+        const b = HPA_BEHAVIORS[tuning.behavior];
+        if (b) s.hpa.behavior = structuredClone(b);
+        else delete s.hpa.behavior;
+      }
+      return copy;
+    },
+  };
+}
+
+/** The grid the tuned HPA searches. */
+export function hpaGrid(): HpaTuning[] {
+  const out: HpaTuning[] = [];
+  for (const cpuTargetPercent of [40, 50, 60, 70, 80]) for (const behavior of Object.keys(HPA_BEHAVIORS) as HpaTuning['behavior'][]) out.push({ cpuTargetPercent, behavior });
+  return out;
+}
+
+/**
+ * Objective of the tuning (lower is better): failed-request share plus a cost term, the replica-seconds
+ * relative to keeping every service at its maximum, weighted by `costWeight`.
+ */
+export function tuningObjective(m: EpisodeMetrics, maxReplicaSeconds: number, costWeight: number): number {
+  return (1 - m.successRate) + costWeight * (m.replicaSeconds / maxReplicaSeconds);
+}
+
+/** Grid search on the training scenarios and seeds; returns the best tuning and the whole table. */
+export function tuneHpa(topology: Topology, scenarios: Scenario[], seeds: number[], costWeight = 0.1): { best: HpaTuning; table: { tuning: HpaTuning; objective: number }[] } {
+  const table = hpaGrid().map((tuning) => {
+    let sum = 0;
+    let n = 0;
+    for (const sc of scenarios) for (const seed of seeds) {
+      const m = runEpisode(tunedHpa(tuning), topology, sc, seed);
+      const maxRs = topology.services.reduce((a, s) => a + s.maxReplicas, 0) * m.seconds;
+      sum += tuningObjective(m, maxRs, costWeight);
+      n++;
+    }
+    return { tuning, objective: sum / n };
+  });
+  let best = table[0]!;
+  for (const row of table) if (row.objective < best.objective - 1e-12) best = row;
+  return { best: best.tuning, table };
+}
+
+/**
+ * KEDA-like request-rate scaler: every 15 s, replicas = ⌈request rate / (target share × per-pod
+ * capacity)⌉ within the service's range; scale-down only after the rate stayed low for the cooldown
+ * (KEDA's cooldownPeriod, 300 s by default).
+ */
+export function kedaLike(targetShare = 0.7, cooldownSeconds = 300): Method {
+  return {
+    name: 'keda',
+    controller: (sim, { topology }) => {
+      const history = new Map<string, { t: number; n: number }[]>();
+      return (snap) => {
+        for (const svc of topology.services) {
+          const s = snap.services[svc.name]!;
+          const want = Math.min(svc.maxReplicas, Math.max(svc.minReplicas, Math.ceil(s.requestRate / (targetShare * svc.perPodCapacity))));
+          const h = (history.get(svc.name) ?? []).filter((x) => x.t > sim.timeSeconds - cooldownSeconds);
+          h.push({ t: sim.timeSeconds, n: want });
+          history.set(svc.name, h);
+          sim.setReplicasDirect(svc.name, Math.max(...h.map((x) => x.n)));
+        }
+      };
+    },
+  };
+}
+
+/**
+ * Clairvoyant bound: knows the future load and faults. A probe run at maximum replicas (same scenario
+ * and seed) records each service's offered load and per-pod effective capacity per second; then each
+ * service gets, ahead of its start-up delay, the fewest replicas that keep utilisation under the target
+ * over the coming window, plus one spare while its pods are failing.
+ */
+export function clairvoyant(targetShare = 0.85): Method {
+  return {
+    name: 'clairvoyant',
+    periodSeconds: 5,
+    controller: (sim, { topology, scenario, seed }) => {
+      const probe = createSimulation({ topology, scenario, seed, autoscaler: 'static-max' }).run();
+      const T = probe.series.length;
+      const S = topology.services.length;
+      const need: number[][] = topology.services.map((svc, s) => {
+        const out: number[] = new Array(T);
+        for (let t = 0; t < T; t++) {
+          const ready = probe.series.get(t, s, F.ready);
+          const perPod = ready > 0 ? probe.series.get(t, s, F.capacityRps) / ready : svc.perPodCapacity;
+          const failing = probe.series.get(t, s, F.failedPods) > 0 ? 1 : 0;
+          out[t] = Math.ceil(probe.series.get(t, s, F.offered) / (targetShare * Math.max(1e-9, perPod))) + failing;
+        }
+        return out;
+      });
+      return () => {
+        const now = Math.floor(sim.timeSeconds);
+        for (let s = 0; s < S; s++) {
+          const svc = topology.services[s]!;
+          const horizon = svc.startupDelaySeconds + 10;
+          let want = svc.minReplicas;
+          for (let t = now; t < Math.min(T, now + horizon + 5); t++) want = Math.max(want, need[s]![t]!);
+          sim.setReplicasDirect(svc.name, Math.min(svc.maxReplicas, want));
+        }
+      };
+    },
+  };
+}
+
+/**
+ * Trained agents acting as the sidecar would: snapshot → observation → network under the role's hard
+ * mask → greedy decision; decisions for a service add up and become HPA bounds through applyDecision.
+ */
+export function trainedAgents(name: string, organisation: Organisation, agents: AgentPolicy[], roleMode: RoleMode, maxStep = 3): Method {
+  const org = validateOrganisation(organisation);
+  return {
+    name,
+    controller: (sim, { topology }) => {
+      const bound = bindOrganisation(org, topologyServices(topology));
+      const history: ClusterSnapshot[] = [];
+      const byName = new Map(agents.map((a) => [a.name, a]));
+      for (const a of bound.agents) {
+        if (!byName.has(a.name)) throw new KarmaError(`no trained policy for agent "${a.name}"`, { hint: 'train with the same organisation' });
+      }
+      return (snap) => {
+        history.push(snap);
+        if (history.length > 8) history.shift();
+        const changes = new Map<string, number[]>();
+        for (const agent of bound.agents) {
+          const policy = byName.get(agent.name)!;
+          for (const s of agent.services) {
+            const services = [s, ...agent.services.filter((x) => x !== s)];
+            const obs = buildObservation(snap, services, policy.observation.features);
+            const mask = roleMode === 'hard' ? roleActionMask(agent.role, history, services, policy.actions) : undefined;
+            const d = evaluateAgent(policy, obs, mask);
+            const list = changes.get(s) ?? [];
+            list.push(d.replicaChange);
+            changes.set(s, list);
+          }
+        }
+        for (const svc of topology.services) {
+          const list = changes.get(svc.name);
+          if (!list) continue;
+          const bounds = applyDecision({ minReplicas: svc.minReplicas, maxReplicas: svc.maxReplicas }, snap.services[svc.name]!.replicas, combineDecisions(list, maxStep), twinGuards(topology, svc.name, maxStep));
+          sim.setHpaBounds(svc.name, bounds);
+        }
+      };
+    },
+  };
+}

@@ -1,0 +1,197 @@
+/**
+ * Evaluation: methods × scenarios × seeds in the twin, per-episode metrics from the twin's metrics
+ * module, summarised as means with 95 % confidence intervals. Evaluation seeds start at
+ * EVALUATION_SEED_BASE; training and tuning seeds stay below it.
+ */
+import { KarmaError } from '../../policies/errors.ts';
+import type { AgentPolicy } from '../../policies/evaluator.ts';
+import { loadOrganisation, type Organisation } from '../../policies/organisation.ts';
+import { meanConfidence95, type EpisodeMetrics } from '../twin/metrics.ts';
+import { loadScenario, type Scenario } from '../twin/scenario.ts';
+import { loadTopology, type Topology } from '../twin/topology.ts';
+import { clairvoyant, defaultHpa, kedaLike, runEpisode, staticMax, trainedAgents, tunedHpa, tuneHpa, type HpaTuning, type Method } from './baselines/index.ts';
+import { exportAgentPolicies } from './export.ts';
+import { DEFAULT_MAPPO_CONFIG, EVALUATION_SEED_BASE, type IterationLog, type MappoConfig } from './mappo.ts';
+import { runTraining } from './trainer.ts';
+import type { RoleMode, TwinEnvOptions } from './twin-env.ts';
+
+export const BASELINE_METHODS = ['default-hpa', 'tuned-hpa', 'keda', 'static-max', 'clairvoyant'] as const;
+export const TRAINED_METHODS = ['mas', 'mas-soft', 'mas-none', 'single-cost', 'single-latency'] as const;
+export const ALL_METHODS = [...BASELINE_METHODS, ...TRAINED_METHODS] as const;
+export type MethodName = (typeof ALL_METHODS)[number];
+
+/** Seeds the tuned HPA is tuned on (training side of the split). */
+export const TUNING_SEEDS = [11, 12, 13];
+
+export function evaluationSeeds(n: number): number[] {
+  return Array.from({ length: n }, (_, k) => EVALUATION_SEED_BASE + k);
+}
+
+/** The organisation and role mode a trained method uses. */
+export function trainedMethodSetup(method: (typeof TRAINED_METHODS)[number], organisation: Organisation): { organisation: Organisation; roleMode: RoleMode } {
+  switch (method) {
+    case 'mas': return { organisation, roleMode: 'hard' };
+    case 'mas-soft': return { organisation, roleMode: 'soft' };
+    case 'mas-none': return { organisation, roleMode: 'none' };
+    case 'single-cost': return { organisation: singleAgentOrganisation('cost'), roleMode: 'none' };
+    case 'single-latency': return { organisation: singleAgentOrganisation('latency'), roleMode: 'none' };
+  }
+}
+
+/** gym-hpa style: one agent for every service, one goal, no roles and no team reward. */
+export function singleAgentOrganisation(goal: 'cost' | 'latency'): Organisation {
+  return {
+    name: `single-${goal}`,
+    decisionPeriodSeconds: 15,
+    roles: [{ name: 'autoscaler', actionGuide: [] }],
+    missions: [{
+      name: goal,
+      sharedWeight: 0,
+      goals: goal === 'cost'
+        ? [{ name: 'replicas', term: 'replicas', services: 'all', weight: 1 }]
+        : [{ name: 'latency', term: 'latency', services: 'all', weight: 1 }],
+    }],
+    agents: [{ name: 'autoscaler', role: 'autoscaler', mission: goal, services: ['*'] }],
+  };
+}
+
+export interface TrainedPolicies {
+  method: string;
+  organisation: Organisation;
+  roleMode: RoleMode;
+  agents: AgentPolicy[];
+  history: IterationLog[];
+  wallMs: number;
+  envSteps: number;
+  converged: boolean;
+}
+
+export interface TrainRequest {
+  topology: string;
+  scenarios: string[];
+  organisation: Organisation;
+  roleMode: RoleMode;
+  cwd: string;
+  config: MappoConfig;
+  workers: number;
+  checkpointPath?: string;
+  resume?: boolean;
+  now?: () => number;
+  onIteration?: (log: IterationLog) => void;
+  method?: string;
+}
+
+export async function trainPolicies(req: TrainRequest): Promise<TrainedPolicies> {
+  const options: TwinEnvOptions = { topology: req.topology, scenarios: req.scenarios, organisation: req.organisation, roleMode: req.roleMode, cwd: req.cwd };
+  const result = await runTraining({ kind: 'twin', options: options as unknown as Record<string, unknown> }, req.config, {
+    workers: req.workers, checkpointPath: req.checkpointPath, resume: req.resume, now: req.now, onIteration: req.onIteration,
+  });
+  const roles = Object.fromEntries(req.organisation.agents.map((a) => [a.name, a.role]));
+  return {
+    method: req.method ?? `mas-${req.roleMode}`,
+    organisation: req.organisation,
+    roleMode: req.roleMode,
+    agents: exportAgentPolicies(result.envSpec, result.state, req.config, { roles }),
+    history: result.state.history,
+    wallMs: result.wallMs,
+    envSteps: result.envSteps,
+    converged: result.state.converged,
+  };
+}
+
+export interface EpisodeResult {
+  scenario: string;
+  method: string;
+  seed: number;
+  metrics: EpisodeMetrics;
+}
+
+export interface SummaryRow {
+  scenario: string;
+  method: string;
+  seeds: number;
+  successRate: { mean: number; halfWidth: number };
+  failedShare: { mean: number; halfWidth: number };
+  latencyCompliance: { mean: number; halfWidth: number };
+  pendingRatio: { mean: number; halfWidth: number };
+  recoverySeconds: { mean: number; halfWidth: number };
+  availability: { mean: number; halfWidth: number };
+  replicaSeconds: { mean: number; halfWidth: number };
+  resilience: { mean: number; halfWidth: number };
+}
+
+export function evaluate(methods: Method[], topology: Topology, scenarios: Scenario[], seeds: number[], onEpisode?: () => void): EpisodeResult[] {
+  const out: EpisodeResult[] = [];
+  for (const sc of scenarios) for (const method of methods) for (const seed of seeds) {
+    out.push({ scenario: sc.name, method: method.name, seed, metrics: runEpisode(method, topology, sc, seed) });
+    onEpisode?.();
+  }
+  return out;
+}
+
+export function summarise(results: EpisodeResult[]): SummaryRow[] {
+  const groups = new Map<string, EpisodeResult[]>();
+  for (const r of results) {
+    const key = `${r.scenario}\u0000${r.method}`;
+    groups.set(key, [...(groups.get(key) ?? []), r]);
+  }
+  return [...groups.values()].map((rs) => {
+    const ci = (f: (m: EpisodeMetrics) => number): { mean: number; halfWidth: number } => {
+      const c = meanConfidence95(rs.map((r) => f(r.metrics)));
+      return { mean: c.mean, halfWidth: c.halfWidth };
+    };
+    return {
+      scenario: rs[0]!.scenario,
+      method: rs[0]!.method,
+      seeds: rs.length,
+      successRate: ci((m) => m.successRate),
+      failedShare: ci((m) => 1 - m.successRate),
+      latencyCompliance: ci((m) => m.latencyCompliance),
+      pendingRatio: ci((m) => m.pendingRatio),
+      recoverySeconds: ci((m) => m.meanRecoverySeconds ?? 0),
+      availability: ci((m) => m.availability),
+      replicaSeconds: ci((m) => m.replicaSeconds),
+      resilience: ci((m) => m.resilience),
+    };
+  });
+}
+
+const pct = (x: { mean: number; halfWidth: number }): string => `${(100 * x.mean).toFixed(1)}±${Number.isFinite(x.halfWidth) ? (100 * x.halfWidth).toFixed(1) : '–'}`;
+const num = (x: { mean: number; halfWidth: number }, d = 0): string => `${x.mean.toFixed(d)}±${Number.isFinite(x.halfWidth) ? x.halfWidth.toFixed(d) : '–'}`;
+
+/** A Markdown table, one row per scenario and method (percentages and 95 % CI half-widths). */
+export function formatSummary(rows: SummaryRow[]): string {
+  const head = '| scenario | method | success % | failed % | latency compl. % | pending % | recovery s | availability % | cost replica·s | resilience |';
+  const sep = '|---|---|---|---|---|---|---|---|---|---|';
+  const lines = rows.map((r) => `| ${r.scenario} | ${r.method} | ${pct(r.successRate)} | ${pct(r.failedShare)} | ${pct(r.latencyCompliance)} | ${pct(r.pendingRatio)} | ${num(r.recoverySeconds)} | ${pct(r.availability)} | ${num(r.replicaSeconds)} | ${num(r.resilience, 3)} |`);
+  return `${[head, sep, ...lines].join('\n')}\n`;
+}
+
+export interface MethodBuildContext {
+  topology: Topology;
+  /** Scenarios the tuned HPA is tuned on (the training scenarios). */
+  tuningScenarios: Scenario[];
+  trained: Map<string, TrainedPolicies>;
+  tuning?: HpaTuning;
+}
+
+export function buildMethod(name: string, ctx: MethodBuildContext): Method {
+  switch (name) {
+    case 'default-hpa': return defaultHpa;
+    case 'static-max': return staticMax;
+    case 'keda': return kedaLike();
+    case 'clairvoyant': return clairvoyant();
+    case 'tuned-hpa': {
+      const tuning = ctx.tuning ?? tuneHpa(ctx.topology, ctx.tuningScenarios, TUNING_SEEDS).best;
+      ctx.tuning = tuning;
+      return tunedHpa(tuning);
+    }
+    default: {
+      const t = ctx.trained.get(name);
+      if (!t) throw new KarmaError(`unknown method "${name}"`, { hint: `one of ${ALL_METHODS.join(', ')}` });
+      return trainedAgents(name, t.organisation, t.agents, t.roleMode);
+    }
+  }
+}
+
+export { loadOrganisation, loadScenario, loadTopology, DEFAULT_MAPPO_CONFIG };

@@ -1,0 +1,67 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { sealBundle, type PolicyBundle } from '../../../policies/bundle.ts';
+import { clusterBundleSource } from '../../../webhook/bundles/clusterSource.ts';
+import type { BundleSource } from '../../../webhook/bundles/source.ts';
+import { BUNDLE_API, KubeApiServer, type KubeObject } from '../../support/kube-api.ts';
+import { checkoutBundle } from '../../unit/webhook/fixtures.ts';
+
+let api: KubeApiServer;
+let source: BundleSource;
+
+function whenBundles(predicate: (bundles: readonly PolicyBundle[]) => boolean): Promise<readonly PolicyBundle[]> {
+  return new Promise((resolve) => {
+    if (predicate(source.bundles())) {
+      resolve(source.bundles());
+      return;
+    }
+    const on = (e: { bundles: PolicyBundle[] }) => {
+      if (predicate(e.bundles)) {
+        source.events.off('reloaded', on);
+        resolve(e.bundles);
+      }
+    };
+    source.events.on('reloaded', on);
+  });
+}
+
+beforeAll(async () => {
+  api = await KubeApiServer.start();
+  api.put(BUNDLE_API, 'policybundles', checkoutBundle() as unknown as KubeObject);
+  source = clusterBundleSource(api.kubeConfig());
+});
+
+afterAll(async () => {
+  await source?.stop();
+  await api?.close();
+});
+
+describe('PolicyBundles from the cluster (list + watch of /apis/karma-hpa.io/v1alpha1/policybundles)', () => {
+  it('lists on start, follows updates and deletions, and skips invalid bundles', async () => {
+    expect(source.ready()).toBe(false);
+    await source.start();
+    expect(source.ready()).toBe(true);
+    expect(source.bundles().map((b) => `${b.metadata.namespace}/${b.metadata.name}@${b.spec.version}`)).toEqual(['prod/checkout@1.2.0']);
+    expect(api.requests.some((r) => r.method === 'GET' && r.path === '/apis/karma-hpa.io/v1alpha1/policybundles' && r.query.watch !== 'true')).toBe(true);
+
+    const next = structuredClone(checkoutBundle()) as unknown as { spec: Record<string, unknown> };
+    next.spec.version = '1.3.0';
+    api.put(BUNDLE_API, 'policybundles', sealBundle(next as never) as unknown as KubeObject);
+    await whenBundles((bs) => bs.length === 1 && bs[0]!.spec.version === '1.3.0');
+
+    const problems: string[] = [];
+    source.events.on('problem', (p: string) => problems.push(p));
+    const broken = structuredClone(checkoutBundle()) as unknown as { metadata: { name: string }; spec: { guards: { maxReplicas: number } } };
+    broken.metadata.name = 'tampered';
+    broken.spec.guards.maxReplicas = 99;
+    const seenTampered = new Promise<void>((resolve) => source.events.once('reloaded', () => resolve()));
+    api.put(BUNDLE_API, 'policybundles', broken as unknown as KubeObject);
+    await seenTampered;
+    expect(source.bundles().map((b) => b.metadata.name)).toEqual(['checkout']);
+    expect(problems).toHaveLength(1);
+    expect(problems[0]).toMatch(/^PolicyBundle prod\/tampered: \/spec\/digest: does not match/);
+    expect(api.requests.some((r) => r.query.watch === 'true' || r.query.watch === '1')).toBe(true);
+
+    api.remove(BUNDLE_API, 'policybundles', 'prod', 'checkout');
+    await whenBundles((bs) => bs.length === 0);
+  });
+});

@@ -1,0 +1,127 @@
+import { describe, expect, it } from 'vitest';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { stringify as toYaml } from 'yaml';
+import { loadOrganisation } from '../../../policies/organisation.ts';
+import { main } from '../../../generator/cli/main.ts';
+import type { Io } from '../../../generator/cli/command.ts';
+import { analyseRun, type RunArtifacts } from '../../../generator/analyze/analysis.ts';
+import { renderReport } from '../../../generator/analyze/report.ts';
+import { serialiseTrajectories } from '../../../generator/analyze/trajectory.ts';
+import { FEATURES, SCENARIOS, syntheticRun } from '../../fixtures/analyze/synthetic-run.ts';
+import { findAll, parseSvg, seriesNames } from './svg-xml.ts';
+
+const organisation = loadOrganisation('default');
+const episodes = syntheticRun({ steps: 80, seeds: [1, 2, 3, 5] });
+const training = { iterations: [0, 1, 2, 3, 4], series: { meanReturn: [-9, -6, -4, -3, -2.5], entropy: [1.9, 1.7, 1.5, 1.4, 1.35] }, units: { meanReturn: 'return per episode' } };
+const fidelity = { accuracy: { persistence: 0.61, physics: 0.72, hybrid: 0.86 }, checks: [{ name: 'hybrid beats persistence', passed: true, detail: '0.86 > 0.61' }] };
+const artifacts: RunArtifacts = { title: 'Chained services <synthetic>', episodes, organisation, training, fidelity };
+const analysis = analyseRun(artifacts, { seed: 1, goals: { successThreshold: 0.98 } });
+const report = renderReport(artifacts, analysis);
+
+describe('analysis report', () => {
+  it('links only plots it writes, and writes only plots it links', () => {
+    const linked = [...report.markdown.matchAll(/\]\(plots\/([^)]+)\)/g)].map((m) => m[1]).sort();
+    expect(linked).toEqual(Object.keys(report.plots).sort());
+    expect(linked).toEqual([
+      'evaluation-success.svg', 'roles-dendrogram.svg', 'rules-fidelity.svg',
+      ...SCENARIOS.map((s) => `scenario-${s}.svg`).sort(), 'training.svg', 'twin-fidelity.svg',
+    ].sort());
+  });
+
+  it('writes every plot as a well-formed SVG with the expected series', () => {
+    for (const [name, svg] of Object.entries(report.plots)) expect(() => parseSvg(svg), name).not.toThrow();
+    // Each scenario plot: four panels, each with the MAS and the baseline.
+    const ddos = report.plots['scenario-ddos.svg']!;
+    const panels = findAll(parseSvg(ddos), (n) => n.name === 'svg' && n.attrs.y !== undefined);
+    expect(panels).toHaveLength(4);
+    expect(seriesNames(ddos)).toEqual(Array(4).fill(['default-hpa', 'karma-mas']).flat());
+    expect(seriesNames(report.plots['evaluation-success.svg']!)).toEqual(['default-hpa', 'karma-mas']);
+    expect(seriesNames(report.plots['training.svg']!)).toEqual(['entropy', 'meanReturn']);
+    expect(seriesNames(report.plots['rules-fidelity.svg']!)).toEqual(['distilled rules', 'majority baseline']);
+    const leaves = findAll(parseSvg(report.plots['roles-dendrogram.svg']!), (n) => n.attrs.class === 'leaf');
+    expect(leaves).toHaveLength(analysis.roles!.units.length);
+    expect(new Set(leaves.map((l) => l.attrs['data-group']))).toEqual(new Set(['bottleneck-manager', 'ddos-manager', 'failure-manager', 'resource-manager']));
+    // Clip-path ids stay unique inside a stacked document.
+    const ids = findAll(parseSvg(ddos), (n) => n.attrs.id !== undefined).map((n) => n.attrs.id);
+    expect(new Set(ids).size).toBe(ids.length);
+  });
+
+  it('shows role purity, alignment, fit, the evaluation table and the rule fidelity verdict', () => {
+    const md = report.markdown;
+    expect(md).toContain('# Chained services \\<synthetic\\>');
+    expect(md).toContain(`| role purity | ${(analysis.roles!.purity * 100).toFixed(1)} % |`);
+    expect(md).toMatch(/- \*\*Role purity\*\* \d+\.\d % \(chance \d+\.\d %, \d+ decision streams in 4 clusters\)\./);
+    expect(md).toContain('### Role alignment');
+    expect(md).toContain('| `ddos-manager` | `ddos-manager` | `pre-scale-on-surge` (hard) |');
+    expect(md).toContain('## Organisational fit');
+    expect(md).toMatch(/\| `ddos` \| `karma-mas` \| 4 \| \d+\.\d % \| \d+\.\d % – \d+\.\d % \|/);
+    for (const r of analysis.rules) {
+      expect(r.fidelity).toBeGreaterThanOrEqual(0.9);
+      expect(md).toContain(`| \`${r.agent}\` | greedy | ${(r.fidelity * 100).toFixed(1)} % | yes |`);
+    }
+    expect(md).toContain('reproduce the policies\' decisions on held-out episodes with fidelity ≥ 90.0 % for every agent');
+    expect(md).toContain('| failed pods +1 | `failedPods` |');
+    expect(md).toContain('## Twin fidelity');
+  });
+
+  it('says plainly when the rules do not reach the fidelity target', () => {
+    const shallow = analyseRun({ ...artifacts, training: undefined, fidelity: undefined }, { seed: 1, rules: { maxDepth: 1 }, fidelityTarget: 0.999 });
+    const md = renderReport(artifacts, shallow).markdown;
+    const below = shallow.rules.filter((r) => r.fidelity < 0.999);
+    expect(below.length).toBeGreaterThan(0);
+    expect(md).toContain(`**Distilled rules do not reach 99.9 % fidelity for ${below.map((r) => `\`${r.agent}\``).join(', ')}**`);
+    expect(md).toContain('read them as a summary of the policy, not as the policy');
+  });
+
+  it('is byte-identical for the same inputs', () => {
+    const again = renderReport(artifacts, analyseRun(artifacts, { seed: 1, goals: { successThreshold: 0.98 } }));
+    expect(again.markdown).toBe(report.markdown);
+    expect(again.plots).toEqual(report.plots);
+  });
+});
+
+function capture(cwd: string): Io & { stdout: () => string; stderr: () => string } {
+  let out = '';
+  let err = '';
+  return { out: (t) => void (out += t), err: (t) => void (err += t), isTty: false, cwd, env: {}, now: () => 0, stdout: () => out, stderr: () => err };
+}
+
+describe('karma-hpa analyze', () => {
+  it('reads a run directory and writes report.md, plots and analysis.json', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'karma-analyze-'));
+    mkdirSync(join(dir, 'run', 'trajectories', 'karma-mas'), { recursive: true });
+    mkdirSync(join(dir, 'run', 'trajectories', 'default-hpa'), { recursive: true });
+    const small = syntheticRun({ steps: 40, seeds: [1, 2], scenarios: ['ddos', 'mixed'] });
+    writeFileSync(join(dir, 'run', 'trajectories', 'karma-mas', 'all.json'), serialiseTrajectories(small.filter((e) => e.method === 'karma-mas')));
+    writeFileSync(join(dir, 'run', 'trajectories', 'default-hpa', 'all.json'), serialiseTrajectories(small.filter((e) => e.method === 'default-hpa')));
+    writeFileSync(join(dir, 'run', 'training.json'), JSON.stringify(training));
+    writeFileSync(join(dir, 'run', 'organisation.yaml'), toYaml(organisation));
+    const io = capture(dir);
+    expect(await main(['analyze', '--run', 'run', '--out', 'report'], io)).toBe(0);
+    expect(io.stdout()).toMatch(/wrote \d+ files/);
+    const md = readFileSync(join(dir, 'report', 'report.md'), 'utf8');
+    expect(md).toContain('## Inferred roles');
+    expect(md).toContain('### Role alignment');
+    const plots = readdirSync(join(dir, 'report', 'plots')).sort();
+    expect(plots).toEqual(['evaluation-success.svg', 'roles-dendrogram.svg', 'rules-fidelity.svg', 'scenario-ddos.svg', 'scenario-mixed.svg', 'training.svg']);
+    for (const p of plots) parseSvg(readFileSync(join(dir, 'report', 'plots', p), 'utf8'));
+    const summary = JSON.parse(readFileSync(join(dir, 'report', 'analysis.json'), 'utf8'));
+    expect(summary.agents.map((a: { name: string }) => a.name)).toEqual(['bottleneck-manager', 'ddos-manager', 'failure-manager', 'resource-manager']);
+    expect(summary.agents[0].rules.every((r: { conditions: { feature: string }[] }) => r.conditions.every((c) => FEATURES.includes(c.feature)))).toBe(true);
+  });
+
+  it('explains a bad run directory instead of failing with a stack trace', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'karma-analyze-bad-'));
+    const io = capture(dir);
+    expect(await main(['analyze', '--run', 'nowhere', '--out', 'x'], io)).toBe(2);
+    expect(io.stderr()).toMatch(/nowhere: run directory does not exist[\s\S]*hint: a run directory holds trajectories/);
+    mkdirSync(join(dir, 'r', 'trajectories'), { recursive: true });
+    writeFileSync(join(dir, 'r', 'trajectories', 'x.json'), '{"apiVersion":"karma-hpa.io/v1alpha1","kind":"TrajectorySet","episodes":[{"scenario":"s"}]}');
+    const bad = capture(dir);
+    expect(await main(['analyze', '--run', 'r', '--out', 'x'], bad)).toBe(2);
+    expect(bad.stderr()).toMatch(/x\.json: invalid TrajectorySet[\s\S]*\/episodes\/0/);
+    expect(existsSync(join(dir, 'x'))).toBe(false);
+  });
+});

@@ -1,0 +1,88 @@
+import { describe, expect, it } from 'vitest';
+import { loadOrganisation } from '../../../policies/organisation.ts';
+import { runTraining } from '../../../generator/train/trainer.ts';
+import { DEFAULT_MAPPO_CONFIG } from '../../../generator/train/mappo.ts';
+import { encodeWeights } from '../../../policies/network.ts';
+import { goalTerm, missionReward, operationalResilience, TwinEnv, type PeriodMetrics } from '../../../generator/train/twin-env.ts';
+import { loadTopology } from '../../../generator/twin/topology.ts';
+import { loadScenario } from '../../../generator/twin/scenario.ts';
+import { clairvoyant, defaultHpa, kedaLike, runEpisode, staticMax, tunedHpa } from '../../../generator/train/baselines/index.ts';
+
+const fixture = new URL('../../fixtures/train/short-ddos.yaml', import.meta.url).pathname;
+const organisation = loadOrganisation('default');
+const options = { topology: 'chained-services', scenarios: [fixture], organisation, roleMode: 'hard' as const, cwd: process.cwd() };
+
+function period(over: Partial<PeriodMetrics>): PeriodMetrics {
+  const four = (v: number): number[] => [v, v, v, v];
+  return {
+    offered: four(100), withinSlo: four(100), dropped: four(0), pending: four(0), downtime: four(0), latencyRatio: four(0.2),
+    cpuUtilization: four(0.5), replicas: four(2), failedPods: four(0), capacityRatio: four(1), ...over,
+  };
+}
+
+describe('twin environment', () => {
+  const env = new TwinEnv(options);
+  it('has one slot per service of each agent and masks from hard roles', () => {
+    expect(env.spec.agents.map((a) => a.slots)).toEqual([['A', 'B', 'C', 'D'], ['A'], ['A', 'B', 'C', 'D'], ['B', 'C']]);
+    env.reset(5, 0);
+    const o = env.observe();
+    expect(o.obs[0]![0]!.length).toBe(env.spec.agents[0]!.features.length);
+    // The replica floor (1) masks every decrease that would go below it.
+    const replicasAt = env.spec.agents[0]!.features.indexOf('replicas');
+    let checked = 0;
+    o.masks.forEach((row, k) => row.forEach((m, s) => {
+      const replicas = o.obs[k]![s]![replicasAt]!;
+      env.spec.agents[k]!.actions.forEach((a, i) => { if (m[i]) expect(replicas + a).toBeGreaterThanOrEqual(1); });
+      if (replicas === 1) checked++;
+    }));
+    expect(checked).toBeGreaterThan(0);
+    const none = new TwinEnv({ ...options, roleMode: 'none' });
+    none.reset(5, 0);
+    for (const row of none.observe().masks) for (const m of row) expect(Array.from(m)).toEqual([1, 1, 1, 1, 1, 1, 1]);
+  });
+  it('computes mission terms and operational resilience from the period', () => {
+    const topology = loadTopology('chained-services');
+    const healthy = period({});
+    const broken = period({ withinSlo: [50, 100, 100, 100], pending: [40, 0, 0, 0], downtime: [1, 0, 0, 0] });
+    expect(goalTerm('pendingRequests', broken, 0, topology)).toBeCloseTo(0.4);
+    expect(goalTerm('replicas', healthy, 0, topology)).toBeCloseTo(2 / 5);
+    expect(goalTerm('successRate', broken, 0, topology)).toBeCloseTo(0.5);
+    const w = { successRate: 0.2, podFailure: 0.2, latency: 0.2, entryAvailability: 0.2, trafficCapacity: 0.2 };
+    expect(operationalResilience(healthy, topology, w)).toBeCloseTo(0.2 + 0.2 + 0.2 * 0.8 + 0.2 + 0.2);
+    expect(operationalResilience(broken, topology, w)).toBeLessThan(operationalResilience(healthy, topology, w));
+    const bottleneck = env.bound.agents[0]!;
+    expect(missionReward(bottleneck, broken, env.bound, topology)).toBeLessThan(missionReward(bottleneck, healthy, env.bound, topology));
+  });
+  it('trains identically with 1 and 2 workers', async () => {
+    const config = { ...DEFAULT_MAPPO_CONFIG, iterations: 1, episodesPerIteration: 2, calibrationEpisodes: 1, hidden: [8] };
+    const spec = { kind: 'twin' as const, options: options as unknown as Record<string, unknown> };
+    const a = await runTraining(spec, config, { workers: 1 });
+    const b = await runTraining(spec, config, { workers: 2 });
+    expect(b.state.actors.map((x) => encodeWeights(x.params))).toEqual(a.state.actors.map((x) => encodeWeights(x.params)));
+    expect(b.state.history[0]!.meanReturn).toBe(a.state.history[0]!.meanReturn);
+  });
+});
+
+describe('baselines', () => {
+  const topology = loadTopology('chained-services');
+  const scenario = loadScenario(fixture);
+  it('rank as expected on a flash crowd', () => {
+    const d = runEpisode(defaultHpa, topology, scenario, 1);
+    const max = runEpisode(staticMax, topology, scenario, 1);
+    const oracle = runEpisode(clairvoyant(), topology, scenario, 1);
+    const keda = runEpisode(kedaLike(), topology, scenario, 1);
+    const tuned = runEpisode(tunedHpa({ cpuTargetPercent: 50, behavior: 'fast-up' }), topology, scenario, 1);
+    expect(max.successRate).toBeGreaterThan(d.successRate);
+    expect(tuned.successRate).toBeGreaterThan(d.successRate);
+    expect(oracle.successRate).toBeGreaterThan(d.successRate);
+    expect(oracle.replicaSeconds).toBeLessThan(max.replicaSeconds);
+    expect(keda.replicaSeconds).toBeLessThan(max.replicaSeconds);
+    expect(max.replicaSeconds).toBe((5 + 3 + 4 + 6) * 150);
+  });
+  it('tuned HPA really changes the HPA spec it runs', () => {
+    const t = tunedHpa({ cpuTargetPercent: 40, behavior: 'fast-both' }).topology!(topology);
+    expect(t.services[0]!.hpa.metrics).toEqual([{ type: 'Resource', resource: { name: 'cpu', target: { type: 'Utilization', averageUtilization: 40 } } }]);
+    expect(t.services[0]!.hpa.behavior).toHaveProperty('scaleDown');
+    expect(topology.services[0]!.hpa.behavior).toBeUndefined();
+  });
+});
