@@ -166,7 +166,7 @@ export async function run(emit: Emit): Promise<void> {
 
   const targets: Target[] = [];
   try {
-    const webhook = await startChild('webhook', [join(root, 'bin/karma-hpa.js'), 'webhook', '--port', '0', '--host', '127.0.0.1',
+    const webhook = await startChild('webhook', [join(root, 'generator/cli/karma-hpa.js'), 'webhook', '--port', '0', '--host', '127.0.0.1',
       '--cert', cert.certFile, '--key', cert.keyFile, '--bundles-from', `dir:${bundles}`]);
     targets.push(webhook);
     const bare = await startChild('bare', ['--input-type=module', '-e', bareScript]);

@@ -13,38 +13,44 @@ export function dtwDistance(a: ArrayLike<number>, b: ArrayLike<number>, band: nu
   // The band must at least cover the length difference, or no path reaches (n−1, m−1).
   const w = Math.max(Math.floor(band), Math.abs(n - m));
   const width = 2 * w + 1;
-  // Row i holds columns [centre(i) − w, centre(i) + w]; centre(i) = round(i·(m−1)/(n−1)).
+  // Row i holds columns [centre(i) − w, centre(i) + w] clipped to [0, m); centre(i) = round(i·(m−1)/(n−1)).
   const ratio = n > 1 ? (m - 1) / (n - 1) : 0;
-  let prev = new Float64Array(width).fill(Infinity);
-  let curr = new Float64Array(width).fill(Infinity);
+  const bv = Float64Array.from(b);
+  let prev = new Float64Array(width);
+  let curr = new Float64Array(width);
   let prevStart = 0;
+  let prevLo = 0;
+  let prevHi = -1;
   for (let i = 0; i < n; i++) {
     const start = Math.round(i * ratio) - w;
-    curr.fill(Infinity);
+    const lo = start > 0 ? start : 0;
+    const hi = start + width - 1 < m - 1 ? start + width - 1 : m - 1;
     const ai = a[i]!;
-    for (let k = 0; k < width; k++) {
-      const j = start + k;
-      if (j < 0 || j >= m) continue;
-      const cost = Math.abs(ai - b[j]!);
-      if (i === 0 && j === 0) {
-        curr[k] = cost;
-        continue;
+    let left = Infinity;
+    for (let j = lo; j <= hi; j++) {
+      const d = ai - bv[j]!;
+      const cost = d < 0 ? -d : d;
+      let best = left; // (i, j−1)
+      if (j >= prevLo && j <= prevHi) {
+        const up = prev[j - prevStart]!; // (i−1, j)
+        if (up < best) best = up;
       }
-      let best = Infinity;
-      if (k > 0 && curr[k - 1]! < best) best = curr[k - 1]!; // (i, j−1)
-      if (i > 0) {
-        const up = j - prevStart; // (i−1, j)
-        if (up >= 0 && up < width && prev[up]! < best) best = prev[up]!;
-        const diag = j - 1 - prevStart; // (i−1, j−1)
-        if (diag >= 0 && diag < width && prev[diag]! < best) best = prev[diag]!;
+      if (j - 1 >= prevLo && j - 1 <= prevHi) {
+        const diag = prev[j - 1 - prevStart]!; // (i−1, j−1)
+        if (diag < best) best = diag;
       }
-      curr[k] = best + cost;
+      if (i === 0 && j === 0) best = 0;
+      left = best + cost;
+      curr[j - start] = left;
     }
-    [prev, curr] = [curr, prev];
+    const swap = prev;
+    prev = curr;
+    curr = swap;
     prevStart = start;
+    prevLo = lo;
+    prevHi = hi;
   }
-  const last = m - 1 - prevStart;
-  return last >= 0 && last < width ? prev[last]! : Infinity;
+  return m - 1 >= prevLo && m - 1 <= prevHi ? prev[m - 1 - prevStart]! : Infinity;
 }
 
 /** Condensed symmetric distance matrix (row-major upper triangle without the diagonal). */

@@ -7,15 +7,15 @@ import { join, relative } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { canonicalPrettyJson } from '../../policies/canonical.ts';
 import { KarmaError } from '../../policies/errors.ts';
-import { validateBundle, type EvaluationSummary, type PolicyBundle } from '../../policies/bundle.ts';
-import { evaluateAgent } from '../../policies/evaluator.ts';
+import { validateBundle, type EvaluationSummary, type PolicyBundle, type ScenarioEvaluation } from '../../policies/bundle.ts';
+import { evaluateAgent, type AgentPolicy } from '../../policies/evaluator.ts';
 import { validateOrganisation } from '../../policies/organisation.ts';
 import type { Analysis, RunArtifacts, TrainingCurves, TwinFidelitySummary } from './analysis.ts';
 import type { RenderedReport } from './report.ts';
 import type { DecideFn } from './rules.ts';
 import { readTrajectoryFile, type Episode } from './trajectory.ts';
 
-const LAYOUT_HINT = 'a run directory holds trajectories/**/*.json and optionally evaluation.json, training.json, twin.json, organisation.yaml, bundle.json (see generator/analyze/README.md)';
+const LAYOUT_HINT = 'a run directory holds trajectories/**/*.json and optionally evaluation.json (or summary.json), training.json (or curves.json), twin.json, organisation.yaml, bundle.json or policies.json (see generator/analyze/README.md)';
 
 function readJson(path: string): unknown {
   const text = readFileSync(path, 'utf8');
@@ -59,10 +59,17 @@ export function readRunDirectory(dir: string): RunArtifacts & { bundle?: PolicyB
   const episodes: Episode[] = files.flatMap((f) => readTrajectoryFile(f));
 
   const artifacts: RunArtifacts & { bundle?: PolicyBundle } = { title: `Analysis of run ${relative(process.cwd(), dir) || dir}`, episodes };
-  const evaluationPath = firstExisting(dir, ['evaluation.json']);
+  const evaluationPath = firstExisting(dir, ['evaluation.json', 'summary.json']);
   if (evaluationPath) artifacts.evaluation = checkEvaluation(readJson(evaluationPath), evaluationPath);
-  const trainingPath = firstExisting(dir, ['training.json']);
+  const trainingPath = firstExisting(dir, ['training.json', 'curves.json']);
   if (trainingPath) artifacts.training = checkTraining(readJson(trainingPath), trainingPath);
+  const policiesPath = firstExisting(dir, ['policies.json']);
+  if (policiesPath) {
+    const doc = readJson(policiesPath) as { organisation?: unknown; agents?: AgentPolicy[] };
+    if (!doc || !Array.isArray(doc.agents)) throw new KarmaError('expected { organisation, agents: [AgentPolicy] } as written by karma-hpa train', { where: policiesPath });
+    if (doc.organisation !== undefined) artifacts.organisation = validateOrganisation(doc.organisation, policiesPath);
+    artifacts.policies = Object.fromEntries(doc.agents.map((a) => [a.name, ((obs: Float32Array, mask: Uint8Array | undefined) => evaluateAgent(a, obs, mask).replicaChange) as DecideFn]));
+  }
   const fidelityPath = firstExisting(dir, ['twin.json', 'fidelity.json']);
   if (fidelityPath) {
     const raw = readJson(fidelityPath) as Record<string, unknown>;
@@ -89,7 +96,40 @@ export function policiesOf(bundle: PolicyBundle): Record<string, DecideFn> {
   return out;
 }
 
+/** `karma-hpa evaluate --out` rows: metrics as { mean, halfWidth }. */
+interface EvaluateSummaryRow {
+  scenario: string;
+  method: string;
+  seeds: number;
+  [metric: string]: unknown;
+}
+
+const EVALUATE_FIELDS: Record<string, keyof ScenarioEvaluation> = {
+  latencyCompliance: 'latencyCompliance', pendingRatio: 'pendingRatio', recoverySeconds: 'recoveryTimeSeconds',
+  availability: 'availability', replicaSeconds: 'costReplicaSeconds', resilience: 'resilience',
+};
+
+function fromEvaluateSummary(rows: EvaluateSummaryRow[], where: string): EvaluationSummary {
+  const scenarios = rows.map((r, i): ScenarioEvaluation => {
+    const sr = r.successRate as { mean?: number; halfWidth?: number } | undefined;
+    if (typeof r.scenario !== 'string' || typeof r.method !== 'string' || typeof sr?.mean !== 'number') {
+      throw new KarmaError(`/summary/${i}: needs scenario, method and successRate.mean`, { where });
+    }
+    const hw = typeof sr.halfWidth === 'number' && Number.isFinite(sr.halfWidth) ? sr.halfWidth : undefined;
+    const row: ScenarioEvaluation = { scenario: r.scenario, method: r.method, seeds: r.seeds, successRate: sr.mean };
+    if (hw !== undefined) row.successRateCi95 = [Math.max(0, sr.mean - hw), Math.min(1, sr.mean + hw)];
+    for (const [from, to] of Object.entries(EVALUATE_FIELDS)) {
+      const m = (r[from] as { mean?: number } | undefined)?.mean;
+      if (typeof m === 'number' && Number.isFinite(m)) (row as unknown as Record<string, number>)[to] = m;
+    }
+    return row;
+  });
+  return { ...(rows.some((r) => r.method === 'default-hpa') ? { baseline: 'default-hpa' } : {}), scenarios };
+}
+
 function checkEvaluation(value: unknown, where: string): EvaluationSummary {
+  const doc = value as { summary?: EvaluateSummaryRow[] };
+  if (doc && typeof doc === 'object' && Array.isArray(doc.summary)) return fromEvaluateSummary(doc.summary, where);
   const v = value as EvaluationSummary;
   if (!v || typeof v !== 'object' || !Array.isArray(v.scenarios)) throw new KarmaError('expected { baseline?, scenarios: [{ scenario, method, successRate, … }] }', { where, hint: 'the evaluation summary has the shape of a PolicyBundle\'s spec.evaluation' });
   v.scenarios.forEach((s, i) => {
@@ -100,7 +140,19 @@ function checkEvaluation(value: unknown, where: string): EvaluationSummary {
   return v;
 }
 
+/** `karma-hpa train --out` curves: { iterations: [{ iteration, meanReturn, policyLoss, … }] }. */
+function fromIterationLogs(logs: Record<string, unknown>[]): TrainingCurves {
+  const names = ['meanReturn', 'policyLoss', 'valueLoss', 'entropy', 'approxKl', 'clipFraction'].filter((n) => logs.every((l) => typeof l[n] === 'number'));
+  return {
+    iterations: logs.map((l, i) => (typeof l.iteration === 'number' ? l.iteration : i)),
+    series: Object.fromEntries(names.map((n) => [n, logs.map((l) => l[n] as number)])),
+    units: { meanReturn: 'return per episode', entropy: 'nats' },
+  };
+}
+
 function checkTraining(value: unknown, where: string): TrainingCurves {
+  const logs = (value as { iterations?: unknown[] })?.iterations;
+  if (Array.isArray(logs) && logs.length > 0 && typeof logs[0] === 'object' && logs[0] !== null) return fromIterationLogs(logs as Record<string, unknown>[]);
   const v = value as TrainingCurves;
   if (!v || typeof v !== 'object' || !Array.isArray(v.iterations) || typeof v.series !== 'object' || v.series === null) {
     throw new KarmaError('expected { iterations: number[], series: { name: number[] }, units? }', { where });

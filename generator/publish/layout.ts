@@ -11,7 +11,7 @@
  *   .github/workflows/             pull-request check of bundles
  */
 import { readFileSync } from 'node:fs';
-import { parseAllDocuments, stringify } from 'yaml';
+import { isScalar, isSeq, parseAllDocuments, parseDocument, stringify } from 'yaml';
 import { crdFiles } from '../bundle/crd.ts';
 import { POLICY_BUNDLE_API_VERSION, POLICY_BUNDLE_KIND } from '../../policies/bundle.ts';
 
@@ -135,12 +135,16 @@ function fluxKustomization(name: string, path: string, opts: LayoutOptions, extr
 /** Deployments in the webhook base, for Flux health checks. */
 function webhookDeployments(base: Record<string, string> | undefined): { name: string; namespace: string }[] {
   const out: { name: string; namespace: string }[] = [];
+  const kustomizationText = base?.['kustomization.yaml'] ?? base?.['kustomization.yml'];
+  const kustomizeNamespace = kustomizationText ? (parseDocument(kustomizationText).toJS() as { namespace?: unknown } | null)?.namespace : undefined;
+  const defaultNamespace = typeof kustomizeNamespace === 'string' ? kustomizeNamespace : KARMA_NAMESPACE;
   for (const [path, text] of Object.entries(base ?? {}).sort(([a], [b]) => a.localeCompare(b))) {
     if (!/\.ya?ml$/.test(path) || /(^|\/)kustomization\.ya?ml$/.test(path)) continue;
     for (const doc of parseAllDocuments(text)) {
       const o = doc.toJS() as { kind?: unknown; metadata?: { name?: unknown; namespace?: unknown } } | null;
       if (o?.kind === 'Deployment' && typeof o.metadata?.name === 'string') {
-        out.push({ name: o.metadata.name, namespace: typeof o.metadata.namespace === 'string' ? o.metadata.namespace : KARMA_NAMESPACE });
+        // kustomize's `namespace:` overrides the one in the file.
+        out.push({ name: o.metadata.name, namespace: typeof kustomizeNamespace === 'string' ? kustomizeNamespace : typeof o.metadata.namespace === 'string' ? o.metadata.namespace : defaultNamespace });
       }
     }
   }
@@ -189,8 +193,34 @@ export function bundleDirectoryFiles(bundleFileName: string, files: Record<strin
   return { ...files, 'kustomization.yaml': kustomization([bundleFileName, ...extraResources]) };
 }
 
+/**
+ * The webhook base as it lives in the karma-hpa tree may pull in files from outside its directory (the
+ * CRD from policies/crd). In the GitOps repository base/crd has its own Application/Kustomization that
+ * runs first, so references that leave the directory are dropped from the copy.
+ */
+export function relocatedKustomization(text: string): string {
+  const doc = parseDocument(text);
+  const dropped: string[] = [];
+  for (const key of ['bases', 'resources', 'components']) {
+    const list = doc.get(key);
+    if (!isSeq(list)) continue;
+    list.items = list.items.filter((item) => {
+      const v = String(isScalar(item) ? item.value : item);
+      if (!v.startsWith('../')) return true;
+      dropped.push(v);
+      return false;
+    });
+    if (list.items.length === 0) doc.delete(key);
+  }
+  if (dropped.length === 0) return text;
+  doc.commentBefore = `${doc.commentBefore ? `${doc.commentBefore}\n` : ''} Copied by karma-hpa publish; references outside this directory were dropped (the CRD comes from base/crd): ${dropped.join(', ')}`;
+  return doc.toString({ lineWidth: 0 });
+}
+
 function webhookBaseFiles(base: Record<string, string> | undefined): Record<string, string> {
-  if (base && Object.keys(base).length > 0) return Object.fromEntries(Object.entries(base).map(([p, t]) => [`base/webhook/${p}`, t]));
+  if (base && Object.keys(base).length > 0) {
+    return Object.fromEntries(Object.entries(base).map(([p, t]) => [`base/webhook/${p}`, /(^|\/)kustomization\.ya?ml$/.test(p) ? relocatedKustomization(t) : t]));
+  }
   return {
     'base/webhook/kustomization.yaml': kustomization([]),
     'base/webhook/README.md': '# karma-hpa webhook\n\nAdd the released karma-hpa webhook manifests (webhook/deploy/base of the karma-hpa release) to\n`resources` in kustomization.yaml, or let `karma-hpa publish` copy them here.\n',

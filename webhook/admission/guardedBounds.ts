@@ -1,14 +1,16 @@
 /**
- * The replica bounds a governed HPA should carry: the base spec's bounds, or the current decision's
- * bounds, clamped to the bundle's guards. Pure.
+ * The replica bounds a governed HPA should carry: the base spec's bounds, or the current decision
+ * applied to the base through the shared decision mapping (`applyDecision`), within the guards. Pure.
  *
- * The webhook re-applies the bounds the decision recorded rather than recomputing them from the
- * HPA's status.currentReplicas: replicas move between the sidecar's decision and a later admission,
- * and a recomputed result would differ from the sidecar's patch, making the webhook mistake the
- * sidecar's own change for a new base spec from Git.
+ * The decision annotation records the bound the decision moved (minReplicas when pre-scaling,
+ * maxReplicas when containing). The replica count the decision started from is recovered from it,
+ * rather than read from status.currentReplicas: replicas move between the sidecar's decision and a
+ * later admission, and a recomputed bound would differ from the sidecar's patch. A base changed in
+ * Git since the decision still takes effect for the bound the decision did not move.
  */
 import type { Guards } from '../../policies/bundle.ts';
 import type { DecisionAnnotation } from '../../policies/annotations.ts';
+import { applyDecision } from '../../policies/decision.ts';
 
 export interface ReplicaBounds {
   minReplicas: number;
@@ -16,14 +18,10 @@ export interface ReplicaBounds {
 }
 
 export interface GuardedBounds extends ReplicaBounds {
-  /** One sentence per guard that moved a bound, for warnings. */
+  /** One sentence per guard that moved a bound or a step, for warnings. */
   clamped: string[];
-  /** True when the decision (not the base spec) supplied the bounds. */
+  /** True when a decision (not only the base spec) shaped the bounds. */
   fromDecision: boolean;
-}
-
-function clampInto(value: number, lo: number, hi: number): number {
-  return Math.min(Math.max(value, lo), hi);
 }
 
 /** Bounds from the base spec; `minReplicas` defaults to 1 as the API server defaults it. */
@@ -33,28 +31,19 @@ export function baseBounds(baseSpec: { minReplicas?: unknown; maxReplicas?: unkn
   return { minReplicas: min, maxReplicas: max };
 }
 
-/**
- * A zero change (or no decision) restores the base bounds; any other change applies the decision's
- * recorded bounds. Then both bounds are clamped into [guards.minReplicas, guards.maxReplicas]; if the
- * pair crosses, a pre-scaling decision (positive change) lifts maxReplicas to minReplicas and
- * anything else lowers minReplicas to maxReplicas, so the decision's intent survives.
- */
 export function guardedBounds(base: ReplicaBounds, decision: DecisionAnnotation | undefined, guards: Guards, bundleRef: string): GuardedBounds {
-  const fromDecision = decision !== undefined && decision.replicaChange !== 0;
-  const wanted = fromDecision ? { minReplicas: decision.minReplicas, maxReplicas: decision.maxReplicas } : base;
+  const of = `of PolicyBundle ${bundleRef}`;
   const clamped: string[] = [];
-  let min = clampInto(wanted.minReplicas, guards.minReplicas, guards.maxReplicas);
-  let max = clampInto(wanted.maxReplicas, guards.minReplicas, guards.maxReplicas);
-  const source = fromDecision ? 'decision' : 'spec';
-  for (const [field, from, to] of [['minReplicas', wanted.minReplicas, min], ['maxReplicas', wanted.maxReplicas, max]] as const) {
-    if (from !== to) {
-      const guard = to > from ? 'minReplicas' : 'maxReplicas';
-      clamped.push(`${source} ${field} ${from} set to ${to} by guard ${guard} of PolicyBundle ${bundleRef}`);
-    }
+  for (const field of ['minReplicas', 'maxReplicas'] as const) {
+    const v = base[field];
+    if (v > guards.maxReplicas) clamped.push(`spec ${field} ${v} set to ${guards.maxReplicas} by guard maxReplicas ${of}`);
+    if (v < guards.minReplicas) clamped.push(`spec ${field} ${v} set to ${guards.minReplicas} by guard minReplicas ${of}`);
   }
-  if (min > max) {
-    if (fromDecision && decision.replicaChange > 0) max = min;
-    else min = max;
+  if (decision === undefined || decision.replicaChange === 0) {
+    return { ...applyDecision(base, base.minReplicas, 0, guards), clamped, fromDecision: false };
   }
-  return { minReplicas: min, maxReplicas: max, clamped, fromDecision };
+  const change = decision.replicaChange;
+  if (Math.abs(change) > guards.maxStep) clamped.push(`decision replicaChange ${change} limited to ${guards.maxStep} by guard maxStep ${of}`);
+  const startedFrom = change > 0 ? decision.minReplicas - change : decision.maxReplicas - change;
+  return { ...applyDecision(base, startedFrom, change, guards), clamped, fromDecision: true };
 }

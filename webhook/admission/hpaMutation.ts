@@ -78,12 +78,19 @@ export function reviewHpaMutation(review: AdmissionReview, bundles: readonly Pol
     else warnings.push(`${parsed.problem}; the incoming spec becomes the base`);
   }
 
-  // A spec other than the one we would produce from the stored base is a new base (from Git or an
-  // edit). When only fields other than the bounds changed, the bounds are still the decision's,
-  // so the stored base keeps its bounds.
+  // Which base the incoming spec implies. A request that writes a new decision annotation is the
+  // sidecar's: its bounds are the decision's, whatever they are, and the base stays. Otherwise a spec
+  // other than the one we would produce from the stored base is a new base (from Git or an edit);
+  // when only fields other than the bounds changed, the stored base keeps its bounds.
+  const oldAnnotations = typeof req.oldObject === 'object' && req.oldObject !== null && !Array.isArray(req.oldObject)
+    ? hpaView(req.oldObject, req.namespace, req.name) : undefined;
+  const decisionWritten = req.operation === 'UPDATE' && decisionText !== undefined
+    && (typeof oldAnnotations === 'string' || oldAnnotations?.annotations[DECISION_ANNOTATION] !== decisionText);
   let base: JsonObject;
   if (storedBase === undefined) {
     base = spec;
+  } else if (decisionWritten) {
+    base = withBounds(spec, baseBounds(storedBase));
   } else {
     const expected = guardedBounds(baseBounds(storedBase), decision, gov.guards, gov.bundleRef);
     if (jsonEqual(spec, withBounds(storedBase, expected))) base = storedBase;
@@ -91,6 +98,7 @@ export function reviewHpaMutation(review: AdmissionReview, bundles: readonly Pol
       base = withBounds(spec, baseBounds(storedBase));
     } else base = spec;
   }
+  if (storedBase !== undefined && base !== storedBase && jsonEqual(base, storedBase)) base = storedBase;
   const bounds = guardedBounds(baseBounds(base), decision, gov.guards, gov.bundleRef);
   warnings.push(...bounds.clamped);
 

@@ -18,7 +18,7 @@ export const systemScheduler: Scheduler = {
   sleep: (ms) => new Promise((resolve) => setTimeout(resolve, Math.max(0, ms))),
 };
 
-interface Timer { id: number; due: number; seq: number; fn: () => unknown }
+interface Timer { id: number; due: number; seq: number; fn: () => unknown; sleep?: boolean }
 
 /**
  * A scheduler whose time moves only when `advance` is called. Timers fire in due order; asynchronous
@@ -52,7 +52,11 @@ export class ManualScheduler implements Scheduler {
   }
 
   sleep(ms: number): Promise<void> {
-    return new Promise((resolve) => this.setTimeout(resolve, ms));
+    return new Promise((resolve) => {
+      const id = this.setTimeout(resolve, ms);
+      const timer = this.timers.find((t) => t.id === id);
+      if (timer) timer.sleep = true;
+    });
   }
 
   pendingTimers(): number {
@@ -73,6 +77,8 @@ export class ManualScheduler implements Scheduler {
         continue;
       }
       if (this.inflight.size === 0) break;
+      // Work that sleeps past the target waits for a later advance; do not wait for it now.
+      if (this.timers.filter((t) => t.sleep && t.due > target).length >= this.inflight.size) break;
       // Wait until the running work finishes or registers a timer that may be due.
       await new Promise<void>((resolve) => {
         this.wake = resolve;

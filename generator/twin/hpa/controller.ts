@@ -288,7 +288,7 @@ export function reconcileHpa(input: HpaReconcileInput): HpaReconcileResult {
         continue;
       }
       if (utilization === undefined && p.utilization !== undefined) utilization = p.utilization;
-      if (replicas === 0) {
+      if (replicas === 0 || p.replicas > replicas) {
         replicas = p.replicas;
         metricLabel = m.kind === 'invalid' ? '' : m.label;
         rawValue = p.usage;

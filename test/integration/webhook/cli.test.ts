@@ -42,7 +42,7 @@ describe('karma-hpa webhook', () => {
 
   it('serves over HTTPS, logs JSON lines with the request uid, and exits 0 on SIGTERM', async () => {
     const cert = pki.issue('cli');
-    const child = spawn(process.execPath, [join(ROOT, 'bin/karma-hpa.js'), 'webhook', '--port', '0', '--host', '127.0.0.1', '--cert', cert.certFile, '--key', cert.keyFile,
+    const child = spawn(process.execPath, [join(ROOT, 'generator/cli/karma-hpa.js'), 'webhook', '--port', '0', '--host', '127.0.0.1', '--cert', cert.certFile, '--key', cert.keyFile,
       '--bundles-from', `dir:${bundles}`, '--log-level', 'debug'], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
     const records: Record<string, unknown>[] = [];
     let stderr = '';

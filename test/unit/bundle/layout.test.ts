@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
-import { kustomizeEntryPoints, layoutFiles, MANAGED_HPA_POINTERS, type LayoutOptions } from '../../../generator/publish/layout.ts';
+import { kustomizeEntryPoints, layoutFiles, MANAGED_HPA_POINTERS, relocatedKustomization, type LayoutOptions } from '../../../generator/publish/layout.ts';
 import { validateManifest } from '../../support/manifests.ts';
 
 const webhookBase = {
@@ -28,6 +28,14 @@ describe('GitOps layout', () => {
     const webhook = yaml('clusters/prod/flux/karma-hpa-webhook.yaml');
     expect(webhook.spec.dependsOn).toEqual([{ name: 'karma-hpa-crd' }]);
     expect(webhook.spec.healthChecks).toEqual([{ apiVersion: 'apps/v1', kind: 'Deployment', name: 'karma-hpa-webhook', namespace: 'karma-hpa' }]);
+  });
+
+  it('drops references that leave the copied webhook base (the CRD has its own entry point)', () => {
+    const text = 'apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nnamespace: karma-hpa\nbases:\n  - ../../../policies/crd\nresources:\n  - deployment.yaml\n  - ../shared/x.yaml\n';
+    const out = parse(relocatedKustomization(text));
+    expect(out).toEqual({ apiVersion: 'kustomize.config.k8s.io/v1beta1', kind: 'Kustomization', namespace: 'karma-hpa', resources: ['deployment.yaml'] });
+    expect(relocatedKustomization(text)).toContain('dropped (the CRD comes from base/crd): ../../../policies/crd, ../shared/x.yaml');
+    expect(relocatedKustomization(webhookBase['kustomization.yaml'])).toBe(webhookBase['kustomization.yaml']);
   });
 
   it('orders Flux: CRD → webhook → each bundle, with health checks and the HPA drift annotation', () => {

@@ -58,6 +58,18 @@ describe('reviewHpaMutation', () => {
     expect(r.review.response).toEqual({ uid: 'b1a7c0de-0005-4c3e-9f00-000000000005', allowed: true });
   });
 
+  it('keeps the base when the sidecar writes a decision, even one the guards refuse (validation reports it)', () => {
+    const review = fixture('hpa-update-decision-breaks-guards.json');
+    const r = reviewHpaMutation(review, bundles, NOW);
+    const after = patchedObject(review, r.review) as unknown as Obj;
+    expect(JSON.parse(after.metadata.annotations['karma-hpa.io/base-spec']!)).toMatchObject({ minReplicas: 3, maxReplicas: 8 });
+    // The step guard limits the +3 decision to +2 from the 5 replicas it started at.
+    expect(after.spec).toMatchObject({ minReplicas: 7, maxReplicas: 8 });
+    expect(r.review.response.warnings).toEqual(['decision replicaChange 3 limited to 2 by guard maxStep of PolicyBundle prod/checkout@1.2.0']);
+    const second = reviewHpaMutation(reinvocation(review, after as unknown as JsonValue), bundles, NOW);
+    expect(second.review.response.patch).toBeUndefined();
+  });
+
   it('takes an edited spec as the new base but keeps the base bounds when only other fields changed', () => {
     const review = fixture('hpa-update-gitops-resync.json');
     const obj = review.request.object as unknown as Obj;
@@ -217,6 +229,8 @@ describe('guardedBounds', () => {
     ['pre-scale above the ceiling lifts max with min', { minReplicas: 3, maxReplicas: 6 }, { replicaChange: 3, minReplicas: 10, maxReplicas: 10 }, [8, 8]],
     ['containment never below the floor', { minReplicas: 3, maxReplicas: 8 }, { replicaChange: -3, minReplicas: 1, maxReplicas: 1 }, [2, 2]],
     ['base below the floor is lifted', { minReplicas: 1, maxReplicas: 4 }, undefined, [2, 4]],
+    ['a Git change of the bound the decision did not move takes effect', { minReplicas: 3, maxReplicas: 7 }, { replicaChange: 2, minReplicas: 5, maxReplicas: 8 }, [5, 7]],
+    ['containment keeps its recorded ceiling over a new base', { minReplicas: 2, maxReplicas: 8 }, { replicaChange: -1, minReplicas: 2, maxReplicas: 4 }, [2, 4]],
   ] as const)('%s', (_n, base, d, [min, max]) => {
     const r = guardedBounds(base, d ? { ...decision, ...d } : undefined, guards, 'prod/checkout@1.2.0');
     expect([r.minReplicas, r.maxReplicas]).toEqual([min, max]);
