@@ -178,7 +178,7 @@ export function scaleUpLimit(currentReplicas: number, events: readonly Timestamp
   for (const policy of rules.policies) {
     const added = changesInPeriod(events, 1, policy.periodSeconds, nowMs);
     const removed = changesInPeriod(events, -1, policy.periodSeconds, nowMs);
-    const periodStart = currentReplicas - added;
+    const periodStart = currentReplicas - added + removed;
     // Percent rounds up so a small replica count can still grow.
     const proposed = policy.type === 'Pods'
       ? periodStart + policy.value
