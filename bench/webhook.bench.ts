@@ -10,7 +10,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { copyFileSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { Agent, request } from 'node:https';
-import { tmpdir } from 'node:os';
+import { loadavg, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createInterface } from 'node:readline';
@@ -57,6 +57,13 @@ function startChild(name: string, args: string[]): Promise<Target> {
   });
 }
 
+/** CPU seconds (user + system) a process has used, from /proc (clock ticks of 1/100 s on Linux). */
+function cpuSeconds(pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return (Number(fields[11]) + Number(fields[12])) / 100;
+}
+
 function post(agent: Agent, ca: string, port: number, body: string): Promise<number> {
   return new Promise((resolve, reject) => {
     const req = request({ host: '127.0.0.1', port, path: '/mutate/hpa', method: 'POST', agent, ca,
@@ -74,7 +81,7 @@ function percentile(sorted: number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)]!;
 }
 
-interface LoadResult { completed: number; errors: number; seconds: number; rps: number; p50: number; p99: number; max: number }
+interface LoadResult { completed: number; errors: number; seconds: number; rps: number; p50: number; p99: number; max: number; serverCpuUsPerRequest?: number }
 
 function summarise(latencies: number[], errors: number, seconds: number): LoadResult {
   const sorted = [...latencies].sort((a, b) => a - b);
@@ -167,22 +174,30 @@ export async function run(emit: Emit): Promise<void> {
   const targets: Target[] = [];
   try {
     const webhook = await startChild('webhook', [join(root, 'generator/cli/karma-hpa.js'), 'webhook', '--port', '0', '--host', '127.0.0.1',
-      '--cert', cert.certFile, '--key', cert.keyFile, '--bundles-from', `dir:${bundles}`]);
+      '--cert', cert.certFile, '--key', cert.keyFile, '--bundles-from', `dir:${bundles}`, '--shutdown-delay-seconds', '0']);
     targets.push(webhook);
     const bare = await startChild('bare', ['--input-type=module', '-e', bareScript]);
     targets.push(bare);
     const results: Record<string, { open: LoadResult; closed: LoadResult }> = {};
     for (const t of [bare, webhook]) {
       await closedLoop(t, pki.caPem, body, CONCURRENCY, WARMUP_SECONDS);
-      const open = await openLoop(t, pki.caPem, body, OFFERED_RPS, OPEN_LOOP_SECONDS);
-      const closed = await closedLoop(t, pki.caPem, body, CONCURRENCY, CLOSED_LOOP_SECONDS);
+      // Server CPU per request does not depend on what else the machine runs, unlike latency.
+      const measured = async (load: () => Promise<LoadResult>): Promise<LoadResult> => {
+        const cpu0 = cpuSeconds(t.child.pid!);
+        const r = await load();
+        return { ...r, serverCpuUsPerRequest: Math.round(((cpuSeconds(t.child.pid!) - cpu0) / r.completed) * 1e6) };
+      };
+      const open = await measured(() => openLoop(t, pki.caPem, body, OFFERED_RPS, OPEN_LOOP_SECONDS));
+      const closed = await measured(() => closedLoop(t, pki.caPem, body, CONCURRENCY, CLOSED_LOOP_SECONDS));
       results[t.name] = { open, closed };
       process.stderr.write(`  ${t.name}: open loop ${JSON.stringify(open)}\n  ${t.name}: saturation ${JSON.stringify(closed)}\n`);
     }
     const w = results.webhook!;
     const b = results.bare!;
-    const ctx = { offeredRps: OFFERED_RPS, openLoopSeconds: OPEN_LOOP_SECONDS, concurrency: CONCURRENCY, closedLoopSeconds: CLOSED_LOOP_SECONDS, transport: 'https keep-alive' };
+    const ctx = { loadAverage1m: Math.round(loadavg()[0]! * 100) / 100, offeredRps: OFFERED_RPS, openLoopSeconds: OPEN_LOOP_SECONDS, concurrency: CONCURRENCY, closedLoopSeconds: CLOSED_LOOP_SECONDS, transport: 'https keep-alive' };
     emit({ bench: 'webhook.mutate_p99_at_1000rps', unit: 'ms', value: w.open.p99, reference: b.open.p99, target: 5, p50: w.open.p50, referenceP50: b.open.p50, max: w.open.max, achievedRps: w.open.rps, errors: w.open.errors, ...ctx });
+    emit({ bench: 'webhook.mutate_server_cpu_per_request', unit: 'us', value: w.closed.serverCpuUsPerRequest, reference: b.closed.serverCpuUsPerRequest,
+      atOfferedLoad: w.open.serverCpuUsPerRequest, referenceAtOfferedLoad: b.open.serverCpuUsPerRequest, ...ctx });
     emit({ bench: 'webhook.mutate_p50_at_1000rps', unit: 'ms', value: w.open.p50, reference: b.open.p50, ...ctx });
     emit({ bench: 'webhook.mutate_saturation_rps', unit: 'req/s', value: w.closed.rps, reference: b.closed.rps, ratio: Math.round((w.closed.rps / b.closed.rps) * 1000) / 1000, target: 0.6,
       p50: w.closed.p50, p99: w.closed.p99, referenceP50: b.closed.p50, referenceP99: b.closed.p99, errors: w.closed.errors, ...ctx });

@@ -171,7 +171,7 @@ export function specDigest(spec: UnsealedSpec): string {
   return digestOf(rest);
 }
 
-/** Seal a bundle (or a bare spec): compute and set `spec.digest`. Does not modify its argument. */
+/** Seal a bundle (or a bare spec): compute and set `spec.digest`; a bundle's status is left out. Does not modify its argument. */
 export function sealBundle(bundle: UnsealedPolicyBundle): PolicyBundle;
 export function sealBundle(spec: UnsealedSpec): PolicyBundleSpec;
 export function sealBundle(x: UnsealedPolicyBundle | UnsealedSpec): PolicyBundle | PolicyBundleSpec {

@@ -35,7 +35,7 @@ export interface Role {
   replicaFloor?: number;
   actionGuide: ActionRule[];
 }
-export type GoalTerm = 'pendingRequests' | 'downtime' | 'latency' | 'cpuUsage' | 'replicas' | 'failedRequests' | 'successRate' | 'operationalResilience';
+export type GoalTerm = 'pendingRequests' | 'downtime' | 'latency' | 'cpuUsage' | 'replicas' | 'failedRequests' | 'unserved' | 'successRate' | 'operationalResilience';
 export type ServiceSet = 'agent' | 'critical' | 'nonCritical' | 'all' | 'entry';
 export interface Goal {
   name: string;

@@ -247,6 +247,16 @@ function fidelitySection(artifacts: RunArtifacts, plots: Record<string, string>)
     plots['twin-fidelity.svg'] = barChart({ title: 'Twin prediction accuracy on held-back traces', categories: names, groups: [{ name: 'accuracy', values: names.map((n) => f.accuracy![n]!) }], yDomain: [0, 1], yLabel: 'accuracy', showValues: true });
     out.push('![twin accuracy per predictor](plots/twin-fidelity.svg)', '');
   }
+  const last = f.horizons?.[f.horizons.length - 1];
+  if (last?.meanOverServices && Object.keys(last.meanOverServices).length > 0) {
+    const metrics = Object.keys(last.meanOverServices).sort();
+    const predictors = [...new Set(metrics.flatMap((m) => Object.keys(last.meanOverServices![m]!)))].sort();
+    out.push(`Accuracy per metric at the ${last.horizon}-step horizon (mean over services; MAE in the metric's unit in brackets)${last.replayHitRate !== undefined ? `; ${pct(last.replayHitRate)} of hybrid steps answered by replay` : ''}.`, '');
+    out.push(table(['metric', ...predictors], metrics.map((m) => [code(m), ...predictors.map((p) => {
+      const v = last.meanOverServices![m]![p];
+      return v ? `${pct(v.accuracy)} (${formatValue(v.mae)})` : '';
+    })])), '');
+  }
   if (f.checks && f.checks.length > 0) out.push(table(['check', 'passed', 'detail'], f.checks.map((c) => [escapeMd(c.name), c.passed ? 'yes' : '**no**', escapeMd(c.detail)])));
   if (out.length === 2) out.push('The fidelity report holds no accuracy figures or checks.');
   return out;

@@ -3,7 +3,7 @@
  * writes. The only I/O of the Analyze phase lives here.
  */
 import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
-import { join, relative } from 'node:path';
+import { basename, join } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { canonicalPrettyJson } from '../../policies/canonical.ts';
 import { KarmaError } from '../../policies/errors.ts';
@@ -13,7 +13,12 @@ import { validateOrganisation } from '../../policies/organisation.ts';
 import type { Analysis, RunArtifacts, TrainingCurves, TwinFidelitySummary } from './analysis.ts';
 import type { RenderedReport } from './report.ts';
 import type { DecideFn } from './rules.ts';
-import { readTrajectoryFile, type Episode } from './trajectory.ts';
+import { readTrajectoryFile, serialiseTrajectories, type Episode } from './trajectory.ts';
+import { recordEpisodes } from './record.ts';
+import { evaluationSeeds } from '../train/evaluation.ts';
+import type { RoleMode } from '../train/twin-env.ts';
+import { loadScenario } from '../twin/scenario.ts';
+import { loadTopology } from '../twin/topology.ts';
 
 const LAYOUT_HINT = 'a run directory holds trajectories/**/*.json and optionally evaluation.json (or summary.json), training.json (or curves.json), twin.json, organisation.yaml, bundle.json or policies.json (see generator/analyze/README.md)';
 
@@ -58,7 +63,7 @@ export function readRunDirectory(dir: string): RunArtifacts & { bundle?: PolicyB
   if (files.length === 0) throw new KarmaError('trajectories/ holds no .json files', { where: trajDir, hint: LAYOUT_HINT });
   const episodes: Episode[] = files.flatMap((f) => readTrajectoryFile(f));
 
-  const artifacts: RunArtifacts & { bundle?: PolicyBundle } = { title: `Analysis of run ${relative(process.cwd(), dir) || dir}`, episodes };
+  const artifacts: RunArtifacts & { bundle?: PolicyBundle } = { title: `Analysis of run ${basename(dir)}`, episodes };
   const evaluationPath = firstExisting(dir, ['evaluation.json', 'summary.json']);
   if (evaluationPath) artifacts.evaluation = checkEvaluation(readJson(evaluationPath), evaluationPath);
   const trainingPath = firstExisting(dir, ['training.json', 'curves.json']);
@@ -161,6 +166,28 @@ function checkTraining(value: unknown, where: string): TrainingCurves {
     if (!Array.isArray(s) || s.length !== v.iterations.length) throw new KarmaError(`/series/${name}: has ${Array.isArray(s) ? s.length : 'no'} values for ${v.iterations.length} iterations`, { where });
   }
   return v;
+}
+
+/**
+ * Run the trained agents of DIR/policies.json (and the default HPA) through the scenarios and write
+ * their trajectories to DIR/trajectories/recorded.json. Returns the path written.
+ */
+export function recordRun(dir: string, topologyRef: string, scenarioRefs: string[], seedCount: number, cwd: string): string {
+  const policiesPath = join(dir, 'policies.json');
+  if (!existsSync(policiesPath)) throw new KarmaError('no policies.json to record trajectories from', { where: dir, hint: 'pass the --out directory of karma-hpa train, or drop --topology to analyse recorded trajectories' });
+  const doc = readJson(policiesPath) as { method?: string; roleMode?: RoleMode; organisation?: unknown; agents?: AgentPolicy[] };
+  if (!doc || !Array.isArray(doc.agents) || doc.organisation === undefined) throw new KarmaError('expected { method, roleMode, organisation, agents } as written by karma-hpa train', { where: policiesPath });
+  const organisation = validateOrganisation(doc.organisation, policiesPath);
+  const episodes = recordEpisodes({
+    topology: loadTopology(topologyRef, cwd),
+    scenarios: scenarioRefs.map((s) => loadScenario(s, cwd)),
+    seeds: evaluationSeeds(seedCount),
+    trained: [{ name: doc.method ?? 'mas', organisation, agents: doc.agents, roleMode: doc.roleMode ?? 'hard' }],
+  });
+  mkdirSync(join(dir, 'trajectories'), { recursive: true });
+  const path = join(dir, 'trajectories', 'recorded.json');
+  writeFileSync(path, serialiseTrajectories(episodes, `recorded in ${topologyRef}: ${scenarioRefs.join(', ')} × ${seedCount} seeds`));
+  return path;
 }
 
 /** What other phases read from an analysis: per agent its rules in bundle form and their fidelity. */

@@ -3,13 +3,14 @@ import type { Command } from '../cli/command.ts';
 import { KarmaError } from '../../policies/errors.ts';
 import { networkParameterCount, type PolicyBundle } from '../../policies/bundle.ts';
 import { checkBundleFile, loadBundleFile } from '../bundle/load.ts';
+import { diffBundles, formatBundleDiff } from '../bundle/diff.ts';
 
 const USAGE_HINT = "run 'karma-hpa bundle --help'";
 
 export const bundleCommand: Command = {
   name: 'bundle',
   summary: 'validate a PolicyBundle file (schema + digest) or summarise it',
-  usage: 'validate FILE... [--json] | show FILE [--json]',
+  usage: 'validate FILE... [--json] | show FILE [--json] | diff OLD NEW [--json]',
   allowPositionals: true,
   options: {
     json: { type: 'boolean', description: 'print machine-readable JSON instead of text' },
@@ -18,6 +19,7 @@ export const bundleCommand: Command = {
 validate  checks each FILE (JSON or YAML) against the PolicyBundle schema, the consistency of its agents
           (features, normalisation, network sizes) and its digest. Exit code 0 when all are valid, 1 if not.
 show      prints the version, digest, guards, targets and agents of a valid bundle.
+diff      what changed from OLD to NEW: version, guards, targets, agents (roles, weights, rules), evaluation.
 
 examples:
   karma-hpa bundle validate bundles/prod/shop/bundle.json
@@ -47,7 +49,13 @@ examples:
       io.out(json ? `${JSON.stringify(bundleSummary(bundle), null, 2)}\n` : formatSummary(bundle));
       return 0;
     }
-    throw new KarmaError(action === undefined ? 'missing action' : `unknown action "${action}"`, { where: 'karma-hpa bundle', hint: `use "validate" or "show"; ${USAGE_HINT}` });
+    if (action === 'diff') {
+      if (files.length !== 2) throw new KarmaError('bundle diff needs OLD and NEW', { where: 'karma-hpa bundle', hint: USAGE_HINT });
+      const d = diffBundles(loadBundleFile(resolve(io.cwd, files[0]!)), loadBundleFile(resolve(io.cwd, files[1]!)));
+      io.out(json ? `${JSON.stringify(d, null, 2)}\n` : formatBundleDiff(d));
+      return 0;
+    }
+    throw new KarmaError(action === undefined ? 'missing action' : `unknown action "${action}"`, { where: 'karma-hpa bundle', hint: `use "validate", "show" or "diff"; ${USAGE_HINT}` });
   },
 };
 

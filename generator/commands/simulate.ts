@@ -4,21 +4,22 @@ import { canonicalPrettyJson } from '../../policies/canonical.ts';
 import { KarmaError } from '../../policies/errors.ts';
 import { intOpt, stringOpt, type Command } from '../cli/command.ts';
 import { createSimulation, type AutoscalerMode } from '../twin/simulation.ts';
-import { builtinScenarioNames, loadScenario, topologyOfScenario } from '../twin/scenario.ts';
+import { builtinScenarioNames, builtinScenarioTopologies, loadScenario, topologyOfScenario } from '../twin/scenario.ts';
 import { builtinTopologyNames, loadTopology } from '../twin/topology.ts';
-import type { EpisodeMetrics } from '../twin/metrics.ts';
+import { meanConfidence95, type EpisodeMetrics } from '../twin/metrics.ts';
 
 const AUTOSCALERS: AutoscalerMode[] = ['hpa', 'none', 'static-max'];
 
 export const simulateCommand: Command = {
   name: 'simulate',
   summary: 'run one seeded episode of the digital twin and print its quality metrics',
-  usage: '--scenario NAME|FILE [--topology NAME|FILE] [--autoscaler hpa|none|static-max] [--seed N] [--duration S] [--out FILE.csv|FILE.json] [--json]',
+  usage: '--scenario NAME|FILE [--topology NAME|FILE] [--autoscaler hpa|none|static-max] [--seed N | --seeds LIST] [--duration S] [--out FILE.csv|FILE.json] [--json]',
   options: {
-    scenario: { type: 'string', description: `built-in scenario (${builtinScenarioNames().join(', ')}) or scenario YAML file`, valueName: 'NAME|FILE' },
+    scenario: { type: 'string', description: `built-in scenario (${builtinScenarioNames().join(', ')}), <topology>/<name> (topologies ${builtinScenarioTopologies().join(', ')}), or scenario YAML file; a plain name takes the --topology's variant when it has one`, valueName: 'NAME|FILE' },
     topology: { type: 'string', description: `built-in topology (${builtinTopologyNames().join(', ')}) or topology YAML file; default: the scenario's`, valueName: 'NAME|FILE' },
     autoscaler: { type: 'string', description: 'hpa: emulated HPA as the topology defines it; none: fixed at minReplicas; static-max: fixed at maxReplicas', default: 'hpa', valueName: 'MODE' },
     seed: { type: 'string', description: 'random seed (same seed, same output bytes)', default: '1', valueName: 'N' },
+    seeds: { type: 'string', description: 'run one episode per seed (e.g. 1-5 or 1,4,9) and print each plus mean ± 95 % confidence interval', valueName: 'LIST' },
     duration: { type: 'string', description: "episode length in seconds (default: the scenario's)", valueName: 'S' },
     out: { type: 'string', description: 'write the per-second, per-service time series (.csv or .json)', valueName: 'FILE' },
     json: { type: 'boolean', description: 'print the metrics as JSON instead of a table' },
@@ -26,6 +27,7 @@ export const simulateCommand: Command = {
   details: `Examples:
   karma-hpa simulate --scenario ddos --seed 3
   karma-hpa simulate --topology online-boutique --scenario node-loss --autoscaler static-max --out run.csv
+  karma-hpa simulate --scenario online-boutique/mixed --seeds 1-5
 The metrics are defined in generator/twin/metrics.ts; scenarios and topologies in generator/twin/README.md.`,
   run: async (args, io) => {
     const cmd = 'simulate';
@@ -35,16 +37,34 @@ The metrics are defined in generator/twin/metrics.ts; scenarios and topologies i
       throw new KarmaError(`--autoscaler must be one of ${AUTOSCALERS.join(', ')}, got "${autoscaler}"`, { where: `karma-hpa ${cmd}` });
     }
     const seed = intOpt(args, 'seed', cmd, 1, 0, 0xffffffff);
+    const seedList = stringOpt(args, 'seeds', cmd);
+    const seeds = seedList !== undefined ? parseSeedList(seedList, cmd) : undefined;
+    if (seeds !== undefined && args.values.seed !== undefined) {
+      throw new KarmaError('give either --seed or --seeds, not both', { where: `karma-hpa ${cmd}` });
+    }
     const out = stringOpt(args, 'out', cmd);
     if (out !== undefined && !/\.(csv|json)$/i.test(out)) {
       throw new KarmaError(`--out must name a .csv or .json file, got "${out}"`, { where: `karma-hpa ${cmd}` });
     }
-    const scenario = loadScenario(scenarioRef, io.cwd);
-    if (args.values.duration !== undefined) scenario.durationSeconds = intOpt(args, 'duration', cmd, scenario.durationSeconds, 1, 86_400);
+    if (out !== undefined && seeds !== undefined) {
+      throw new KarmaError('--out writes the series of one episode; it cannot be combined with --seeds', { where: `karma-hpa ${cmd}`, hint: 'use --seed N --out FILE per episode' });
+    }
+    // The topology first: a built-in scenario name then resolves to that topology's variant.
     const topologyRef = stringOpt(args, 'topology', cmd);
-    const topology = topologyRef !== undefined ? loadTopology(topologyRef, io.cwd) : topologyOfScenario(scenario);
-    const sim = createSimulation({ topology, scenario, seed, autoscaler: autoscaler as AutoscalerMode, env: io.env });
-    sim.run();
+    const explicitTopology = topologyRef !== undefined ? loadTopology(topologyRef, io.cwd) : undefined;
+    const scenario = loadScenario(scenarioRef, io.cwd, { topology: explicitTopology?.name });
+    if (args.values.duration !== undefined) scenario.durationSeconds = intOpt(args, 'duration', cmd, scenario.durationSeconds, 1, 86_400);
+    const topology = explicitTopology ?? topologyOfScenario(scenario);
+    const runOne = (s: number) => createSimulation({ topology, scenario, seed: s, autoscaler: autoscaler as AutoscalerMode, env: io.env }).run();
+    if (seeds !== undefined) {
+      const episodes = seeds.map((s) => ({ seed: s, metrics: runOne(s).episodeMetrics() }));
+      const header = { topology: topology.name, scenario: scenario.name, autoscaler, seeds, durationSeconds: scenario.durationSeconds };
+      const summary = summariseSeeds(episodes.map((e) => e.metrics));
+      if (args.values.json) io.out(canonicalPrettyJson({ ...header, summary: roundDeep(summary), episodes: roundDeep(episodes) }));
+      else io.out(seedsTable(header, episodes, summary));
+      return 0;
+    }
+    const sim = runOne(seed);
     const metrics = sim.episodeMetrics();
     if (out !== undefined) {
       const path = resolve(io.cwd, out);
@@ -96,5 +116,74 @@ export function metricsTable(header: { topology: string; scenario: string; autos
     const s = m.services[n]!;
     lines.push(`  ${n.padEnd(w)}  ${pct(s.successRate).padStart(7)}  ${pct(s.latencyCompliance).padStart(10)}  ${pct(s.pendingRatio).padStart(7)}  ${pct(s.availability).padStart(5)}  ${s.meanReplicas.toFixed(2).padStart(13)}  ${s.maxP95LatencyMs.toFixed(0).padStart(10)}`);
   }
+  return `${lines.join('\n')}\n`;
+}
+
+/** `1-5`, `1,4,9`, `1-3,8` → seeds in the given order; at most 1000, each a valid seed, no repeats. */
+export function parseSeedList(text: string, cmdName = 'simulate'): number[] {
+  const seeds: number[] = [];
+  const fail = (why: string): never => {
+    throw new KarmaError(`--seeds ${why}, got "${text}"`, { where: `karma-hpa ${cmdName}`, hint: 'e.g. --seeds 1-5 or --seeds 1,4,9' });
+  };
+  for (const part of text.split(',').map((p) => p.trim())) {
+    const m = /^(\d+)(?:-(\d+))?$/.exec(part);
+    if (!m) fail('must be seeds or ranges separated by commas');
+    const from = Number(m![1]);
+    const to = m![2] !== undefined ? Number(m![2]) : from;
+    if (to < from) fail(`has a decreasing range ${part}`);
+    if (to > 0xffffffff) fail('has a seed above 4294967295');
+    if (seeds.length + (to - from + 1) > 1000) fail('lists more than 1000 seeds');
+    for (let x = from; x <= to; x++) {
+      if (seeds.includes(x)) fail(`repeats seed ${x}`);
+      seeds.push(x);
+    }
+  }
+  return seeds;
+}
+
+/** The episode metrics summarised over seeds (mean ± 95 % CI, metrics.ts meanConfidence95). */
+const SUMMARY_FIELDS = ['successRate', 'endToEndSuccessRate', 'latencyCompliance', 'pendingRatio', 'availability', 'meanRecoverySeconds', 'replicaSeconds', 'resilience'] as const;
+type SummaryField = (typeof SUMMARY_FIELDS)[number];
+export type SeedSummary = Record<SummaryField, ReturnType<typeof meanConfidence95> | null>;
+
+export function summariseSeeds(metrics: readonly EpisodeMetrics[]): SeedSummary {
+  const out = {} as SeedSummary;
+  for (const f of SUMMARY_FIELDS) {
+    const values = metrics.map((m) => m[f]).filter((v): v is number => v !== null);
+    // Recovery is null when the scenario injects nothing.
+    out[f] = values.length === metrics.length && values.length > 0 ? meanConfidence95(values) : null;
+  }
+  return out;
+}
+
+/** One row per seed, then the mean and the 95 % confidence half-width of each column. */
+export function seedsTable(header: { topology: string; scenario: string; autoscaler: string; seeds: number[]; durationSeconds: number }, episodes: { seed: number; metrics: EpisodeMetrics }[], summary: SeedSummary): string {
+  const columns: { field: SummaryField; label: string; percent: boolean }[] = [
+    { field: 'successRate', label: 'success', percent: true },
+    { field: 'endToEndSuccessRate', label: 'e2e-success', percent: true },
+    { field: 'latencyCompliance', label: 'latency-ok', percent: true },
+    { field: 'pendingRatio', label: 'pending', percent: true },
+    { field: 'availability', label: 'avail', percent: true },
+    { field: 'meanRecoverySeconds', label: 'recovery-s', percent: false },
+    { field: 'replicaSeconds', label: 'replica-s', percent: false },
+    { field: 'resilience', label: 'resilience', percent: false },
+  ];
+  const fmt = (field: SummaryField, v: number | null): string => {
+    if (v === null || Number.isNaN(v)) return 'n/a';
+    if (columns.find((c) => c.field === field)!.percent) return (v * 100).toFixed(1);
+    return field === 'resilience' ? v.toFixed(4) : v.toFixed(0);
+  };
+  const widths = columns.map((c) => Math.max(c.label.length, 10));
+  const row = (first: string, cells: string[]): string => `  ${first.padEnd(6)}${cells.map((c, i) => c.padStart(widths[i]! + 2)).join('')}`;
+  const lines = [
+    `${header.scenario} on ${header.topology}, autoscaler ${header.autoscaler}, ${header.seeds.length} seed${header.seeds.length === 1 ? '' : 's'} (${header.seeds.join(', ')}), ${header.durationSeconds} s each`,
+    '',
+    row('seed', columns.map((c) => (c.percent ? `${c.label} %` : c.label))),
+  ];
+  for (const e of episodes) lines.push(row(String(e.seed), columns.map((c) => fmt(c.field, e.metrics[c.field]))));
+  lines.push(row('mean', columns.map((c) => fmt(c.field, summary[c.field]?.mean ?? null))));
+  lines.push(row('±95%', columns.map((c) => fmt(c.field, summary[c.field]?.halfWidth ?? null))));
+  const sr = summary.successRate!;
+  lines.push('', `  success rate ${(sr.mean * 100).toFixed(1)} % ± ${Number.isNaN(sr.halfWidth) ? 'n/a' : (sr.halfWidth * 100).toFixed(1)} (mean ± 95 % CI over ${sr.n} seeds, Student t)`);
   return `${lines.join('\n')}\n`;
 }

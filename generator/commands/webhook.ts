@@ -37,14 +37,17 @@ export const webhookCommand: Command = {
     'bundles-from': { type: 'string', description: 'where PolicyBundles come from: cluster (list/watch) or dir:PATH (watched)', default: 'cluster', valueName: 'SOURCE' },
     enforcement: { type: 'string', description: 'deny: each bundle\'s guards.enforcement decides; warn: never deny, only warn', default: 'deny', valueName: 'MODE' },
     kubeconfig: { type: 'string', description: 'kubeconfig file for --bundles-from cluster (default: in-cluster or $KUBECONFIG)', valueName: 'FILE' },
+    'shutdown-delay-seconds': { type: 'string', description: 'on SIGTERM, keep serving (not ready) this long before closing, while endpoints update', default: '5', valueName: 'N' },
     'log-level': { type: 'string', description: 'debug, info, warn or error', default: 'info', valueName: 'LEVEL' },
   },
   details: `
 Serves /mutate/hpa, /validate/hpa, /validate/bundle (AdmissionReview v1), /healthz, /readyz and /metrics.
-Logs are JSON lines on stdout. SIGTERM stops accepting connections and finishes in-flight requests.
+Logs are JSON lines on stdout. SIGTERM turns /readyz to 503, keeps serving for --shutdown-delay-seconds while
+the Service's endpoints update, then stops accepting connections and finishes in-flight requests.
 Example: karma-hpa webhook --port 8443 --cert /tls/tls.crt --key /tls/tls.key --bundles-from dir:./bundles`,
   async run(args, io) {
     const port = intOpt(args, 'port', NAME, 8443, 0, 65535);
+    const shutdownDelayMs = intOpt(args, 'shutdown-delay-seconds', NAME, 5, 0, 300) * 1000;
     const certFile = stringOpt(args, 'cert', NAME, true);
     const keyFile = stringOpt(args, 'key', NAME, true);
     const enforcement = stringOpt(args, 'enforcement', NAME) ?? 'deny';
@@ -62,7 +65,8 @@ Example: karma-hpa webhook --port 8443 --cert /tls/tls.crt --key /tls/tls.key --
         logger.log('info', 'signal received', { signal });
         process.off('SIGTERM', onTerm);
         process.off('SIGINT', onInt);
-        void server.shutdown().then(resolve);
+        const drainUntil = new Promise<void>((done) => setTimeout(done, shutdownDelayMs));
+        void server.shutdown({ drainUntil }).then(resolve);
       };
       const onTerm = () => stop('SIGTERM');
       const onInt = () => stop('SIGINT');

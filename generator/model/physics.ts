@@ -113,8 +113,6 @@ export interface FitRows {
   metrics: Partial<Record<MetricName, Float64Array>>;
   /** Indices of rows to fit the equilibrium on. */
   calm: number[];
-  /** Indices t such that the transition t → t+1 lies in the training window. */
-  transitions: number[];
   entryWorkload: Float64Array;
 }
 

@@ -53,6 +53,8 @@ export interface TransitionConfig {
   replayTolerance: number;
   replayMinCount: number;
   faultWindowSeconds: number;
+  /** Horizon (steps) over which the learned correction's gain is calibrated on validation rollouts. */
+  calibrationHorizon: number;
 }
 
 /** Defaults measured to fit the 12-hour Online Boutique trace in well under 60 s on one core (see README). */
@@ -66,6 +68,7 @@ export const DEFAULT_TRANSITION_CONFIG: TransitionConfig = {
   replayTolerance: 0.5,
   replayMinCount: 3,
   faultWindowSeconds: DEFAULT_FAULT_WINDOW_SECONDS,
+  calibrationHorizon: 10,
 };
 
 export interface TransitionModel {
@@ -225,7 +228,7 @@ export function fitTransitionModel(trace: TraceSet, config: TransitionConfig, pr
     const fault = inputs[name]!.fault;
     const calm: number[] = [];
     for (let k = 0; k < trainEnd; k++) if (fault[k] === 0) calm.push(k);
-    const fitted = fitServicePhysics({ metrics: trace.services[name]!.metrics, calm: calm.length >= 3 ? calm : Array.from({ length: trainEnd }, (_, k) => k), transitions: [], entryWorkload });
+    const fitted = fitServicePhysics({ metrics: trace.services[name]!.metrics, calm: calm.length >= 3 ? calm : Array.from({ length: trainEnd }, (_, k) => k), entryWorkload });
     physics[name] = { ...fitted, relaxation: {} };
     normalisation[name] = normalisationOf(trace, name, trainEnd);
     progress('physics', i + 1, services.length, name);
@@ -324,6 +327,7 @@ export function fitTransitionModel(trace: TraceSet, config: TransitionConfig, pr
     }
   }
   model.mlp.gain = correctionGains(model, validation, valRows.map((r) => transitions[r]!.service));
+  if (model.mlp.members.length > 0) calibrateGainsForRollouts(model, trace, inputs, valStart, trainEnd);
   return model;
 }
 
@@ -352,6 +356,51 @@ function correctionGains(model: TransitionModel, validation: Dataset, serviceOfR
   }
   for (const s of model.services) gains[s] = py[s]!.map((v, j) => (pp[s]![j]! > 0 ? Number(Math.min(1, Math.max(0, v / pp[s]![j]!)).toPrecision(6)) : 0));
   return gains;
+}
+
+/** Multipliers of the one-step gains tried on multi-step rollouts over the validation window. */
+const ROLLOUT_GAIN_MULTIPLIERS = [0, 0.25, 0.5, 1];
+
+/**
+ * A correction that helps one step ahead can still compound over a rollout. Per service and metric,
+ * keep the multiple of the one-step gain whose rollouts over the validation window (still inside
+ * the fit window) have the lowest MAE averaged over horizons 1 … calibrationHorizon.
+ */
+function calibrateGainsForRollouts(model: TransitionModel, trace: TraceSet, inputs: Record<string, ServiceInputs>, valStart: number, trainEnd: number): void {
+  const horizon = model.config.calibrationHorizon;
+  const starts: number[] = [];
+  for (let t = valStart; t + horizon < trainEnd; t++) starts.push(t);
+  if (starts.length === 0 || horizon < 1) return;
+  const base = model.mlp.gain;
+  const requests = model.services.flatMap((service) => starts.map((start) => ({ service, start })));
+  const errors = ROLLOUT_GAIN_MULTIPLIERS.map((m) => {
+    model.mlp.gain = Object.fromEntries(Object.entries(base).map(([s, g]) => [s, g.map((v) => v * m)]));
+    const out = rollout(model, trace, requests, horizon, 'hybrid', inputs);
+    const err: Record<string, number[]> = {};
+    model.services.forEach((service, si) => {
+      err[service] = new Array<number>(STATE_SIZE).fill(0);
+      for (let h = 0; h < horizon; h++) {
+        starts.forEach((t, i) => {
+          const predicted = out.predictions[h]![si * starts.length + i]!;
+          const real = stateOf(trace, service, t + h + 1);
+          for (let j = 0; j < STATE_SIZE; j++) err[service]![j] = err[service]![j]! + Math.abs(predicted[j]! - real[j]!);
+        });
+      }
+    });
+    return err;
+  });
+  model.mlp.gain = Object.fromEntries(
+    model.services.map((service) => [
+      service,
+      base[service]!.map((g, j) => {
+        let best = 0;
+        ROLLOUT_GAIN_MULTIPLIERS.forEach((_, k) => {
+          if (errors[k]![service]![j]! < errors[best]![service]![j]! - 1e-12) best = k;
+        });
+        return Number((g * ROLLOUT_GAIN_MULTIPLIERS[best]!).toPrecision(6));
+      }),
+    ]),
+  );
 }
 
 function roundReport(r: TrainReport): TrainReport {

@@ -266,6 +266,7 @@ export function goalTerm(term: Goal['term'], m: PeriodMetrics, s: number, topolo
     case 'cpuUsage': return m.cpuUtilization[s]!;
     case 'replicas': return m.replicas[s]! / topology.services[s]!.maxReplicas;
     case 'failedRequests': return offered > 0 ? Math.min(1, m.dropped[s]! / offered) : 0;
+    case 'unserved': return offered > 0 ? Math.max(0, 1 - m.withinSlo[s]! / offered) : 0;
     case 'successRate': return offered > 0 ? m.withinSlo[s]! / offered : 1;
     case 'operationalResilience': return 0;
   }

@@ -37,7 +37,7 @@ export { createSimulation, Simulation, crashLoopBackoffSeconds, SIMULATION_EPOCH
 export type { AutoscalerMode, SimulationOptions, PodEvent, PodView, PodState } from './simulation.ts';
 export { loadTopology, parseTopology, builtinTopologyNames, flowMultipliers, sustainableEntryRate, parseCpuMilli } from './topology.ts';
 export type { Topology, ServiceSpec, TwinHpaSpec, TopologyDocument, Criticality } from './topology.ts';
-export { loadScenario, parseScenario, builtinScenarioNames, topologyOfScenario, checkScenarioAgainstTopology } from './scenario.ts';
+export { loadScenario, parseScenario, builtinScenarioNames, builtinScenarioNamesFor, builtinScenarioRefs, builtinScenarioTopologies, DEFAULT_SCENARIO_TOPOLOGY, topologyOfScenario, checkScenarioAgainstTopology } from './scenario.ts';
 export type { Scenario, ScenarioDocument, LoadSpec, InjectorSpec, SloSpec } from './scenario.ts';
 export { INJECTOR_DEFAULTS, sampleNodeSpeed } from './injectors.ts';
 export type { InjectorEvent } from './injectors.ts';

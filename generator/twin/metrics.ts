@@ -95,32 +95,40 @@ export function successRateBySecond(series: TimeSeries): Float64Array {
 }
 
 /**
- * End-to-end success rate of requests entering at the entry points. Per second, the chance that a
- * request at service s succeeds with all the calls it makes:
- *   e2e(t, s) = q(t, s) · Π_{edges s→c} e2e(t, c)^⌊r⌋ · (1 − frac(r)·(1 − e2e(t, c))), r = callRatio,
- *   q(t, s) = servedWithinSlo/offered (1 when idle) — a request makes ⌊r⌋ calls, plus one with probability frac(r);
- * computed callees first; then Σ_{t,e} offered(t, e)·e2e(t, e) / Σ_{t,e} offered(t, e) over entry points e.
- * Calls are treated as independent and a caller's latency does not include its callees' latency.
+ * End-to-end success rate of requests entering at the entry points. A service's latency already
+ * includes the time its requests wait on their calls (composite latency, see the simulation), so
+ * latency is judged once, at the entry point; a call fails the request when the callee drops it.
+ * Per second:
+ *   e2e(t, e) = q(t, e) · Π_{edges e→c} f(g(t, c), r),   q(t, e) = servedWithinSlo/offered at entry point e,
+ *   g(t, s) = (1 − dropped/offered at s) · Π_{edges s→c} f(g(t, c), r)   (completion of a call to s and all its calls),
+ *   f(x, r) = x^⌊r⌋ · (1 − frac(r)·(1 − x)), r = callRatio — a request makes ⌊r⌋ calls, plus one with probability frac(r);
+ * ratios are 1 when nothing was offered; computed callees first; then
+ * Σ_{t,e} offered(t, e)·e2e(t, e) / Σ_{t,e} offered(t, e) over entry points e. Calls are treated as independent.
  */
 export function endToEndSuccessRate(series: TimeSeries, entryServices: readonly number[], edges: readonly { from: number; to: number; callRatio: number }[]): number {
   const S = series.services.length;
-  const e2e = new Float64Array(S);
+  const completion = new Float64Array(S);
+  const calls = new Float64Array(S);
   let num = 0;
   let den = 0;
   for (let t = 0; t < series.length; t++) {
     for (let s = S - 1; s >= 0; s--) {
-      let p = rate(series.get(t, s, F.servedWithinSlo), series.get(t, s, F.offered));
+      let p = 1;
       for (const e of edges) {
         if (e.from !== s) continue;
         // ⌊r⌋ calls always, one more with probability frac(r): E[N] = callRatio.
         const whole = Math.floor(e.callRatio);
-        p *= e2e[e.to]! ** whole * (1 - (e.callRatio - whole) * (1 - e2e[e.to]!));
+        const g = completion[e.to]!;
+        p *= g ** whole * (1 - (e.callRatio - whole) * (1 - g));
       }
-      e2e[s] = p;
+      calls[s] = p;
+      const offered = series.get(t, s, F.offered);
+      const dropShare = offered > 0 ? Math.min(1, series.get(t, s, F.dropped) / offered) : 0;
+      completion[s] = (1 - dropShare) * p;
     }
     for (const e of entryServices) {
       const o = series.get(t, e, F.offered);
-      num += o * e2e[e]!;
+      num += o * rate(series.get(t, e, F.servedWithinSlo), o) * calls[e]!;
       den += o;
     }
   }

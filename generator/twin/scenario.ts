@@ -71,21 +71,65 @@ export const DEFAULT_METRICS_RESOLUTION_SECONDS = 15;
 /** Time from a metrics sample until it is visible through the metrics API. */
 export const DEFAULT_METRICS_DELAY_SECONDS = 5;
 
-export function builtinScenarioNames(): string[] {
-  return readdirSync(SCENARIO_DIR).filter((f) => f.endsWith('.yaml')).map((f) => f.slice(0, -5)).sort();
+/** The topology the unqualified built-in scenarios (`ddos`, `bottleneck` …) are written for: the paper's. */
+export const DEFAULT_SCENARIO_TOPOLOGY = 'chained-services';
+
+function yamlNames(dir: string): string[] {
+  return existsSync(dir) ? readdirSync(dir).filter((f) => f.endsWith('.yaml')).map((f) => f.slice(0, -5)).sort() : [];
 }
 
-/** Resolve a scenario reference: a built-in name (`ddos`) or a path to a YAML/JSON file. */
-export function loadScenario(ref: string, cwd: string = process.cwd()): Scenario {
-  const builtin = join(SCENARIO_DIR, `${ref}.yaml`);
-  if (/^[a-z0-9-]+$/.test(ref) && existsSync(builtin)) {
-    return parseScenario(readFileSync(builtin, 'utf8'), `built-in scenario "${ref}"`, SCENARIO_DIR);
+/** Names of the built-in scenarios (the chained-services set; other topologies have variants of them). */
+export function builtinScenarioNames(): string[] {
+  return yamlNames(SCENARIO_DIR);
+}
+
+/** Built-in topologies that have their own built-in scenarios, the default one first. */
+export function builtinScenarioTopologies(): string[] {
+  const others = readdirSync(SCENARIO_DIR, { withFileTypes: true }).filter((d) => d.isDirectory()).map((d) => d.name).sort();
+  return [DEFAULT_SCENARIO_TOPOLOGY, ...others.filter((t) => t !== DEFAULT_SCENARIO_TOPOLOGY)];
+}
+
+/** Names of the built-in scenarios written for a topology (empty when it has none). */
+export function builtinScenarioNamesFor(topology: string): string[] {
+  if (topology === DEFAULT_SCENARIO_TOPOLOGY) return builtinScenarioNames();
+  return /^[a-z0-9-]+$/.test(topology) ? yamlNames(join(SCENARIO_DIR, topology)) : [];
+}
+
+/** Every fully qualified built-in scenario reference, `<topology>/<name>`. */
+export function builtinScenarioRefs(): string[] {
+  return builtinScenarioTopologies().flatMap((t) => builtinScenarioNamesFor(t).map((n) => `${t}/${n}`));
+}
+
+function builtinScenarioFile(topology: string, name: string): string | undefined {
+  if (!builtinScenarioNamesFor(topology).includes(name)) return undefined;
+  return topology === DEFAULT_SCENARIO_TOPOLOGY ? join(SCENARIO_DIR, `${name}.yaml`) : join(SCENARIO_DIR, topology, `${name}.yaml`);
+}
+
+/**
+ * Resolve a scenario reference:
+ * - `<topology>/<name>` (`online-boutique/ddos`): the built-in scenario `name` written for that topology;
+ * - `<name>` (`ddos`): the variant written for `lookup.topology` when there is one (so
+ *   `--topology online-boutique --scenario ddos` runs online-boutique's ddos), else the
+ *   chained-services one;
+ * - anything else: a path to a YAML/JSON scenario file, relative to `cwd`.
+ */
+export function loadScenario(ref: string, cwd: string = process.cwd(), lookup: { topology?: string } = {}): Scenario {
+  const qualified = /^([a-z0-9-]+)\/([a-z0-9-]+)$/.exec(ref);
+  let file: string | undefined;
+  let label = ref;
+  if (qualified) {
+    file = builtinScenarioFile(qualified[1]!, qualified[2]!);
+  } else if (/^[a-z0-9-]+$/.test(ref)) {
+    const topology = lookup.topology !== undefined && builtinScenarioFile(lookup.topology, ref) ? lookup.topology : DEFAULT_SCENARIO_TOPOLOGY;
+    file = builtinScenarioFile(topology, ref);
+    if (topology !== DEFAULT_SCENARIO_TOPOLOGY) label = `${topology}/${ref}`;
   }
+  if (file !== undefined) return parseScenario(readFileSync(file, 'utf8'), `built-in scenario "${label}"`, dirname(file));
   const path = resolve(cwd, ref);
   if (!existsSync(path)) {
     throw new KarmaError(`unknown scenario "${ref}"`, {
       where: '--scenario',
-      hint: `use a built-in name (${builtinScenarioNames().join(', ')}) or a path to a scenario YAML file`,
+      hint: `use a built-in name (${builtinScenarioNames().join(', ')}; for another topology ${builtinScenarioTopologies().slice(1).map((t) => `${t}/<name>`).join(', ')}, or the name with --topology) or a path to a scenario YAML file`,
     });
   }
   return parseScenario(readFileSync(path, 'utf8'), ref, dirname(path));
@@ -172,7 +216,9 @@ export function checkScenarioAgainstTopology(scenario: Scenario, topology: Topol
     throw new KarmaError(`scenario does not fit topology ${topology.name}: ${problems.length} problem${problems.length === 1 ? '' : 's'}`, {
       where: fileName,
       details: problems,
-      hint: 'use names that exist in the topology',
+      hint: scenario.source.startsWith('built-in scenario')
+        ? `built-in scenarios exist for ${builtinScenarioTopologies().join(', ')} (e.g. --topology online-boutique --scenario ${scenario.name}); for ${topology.name}, copy one into a file and use its service names`
+        : 'use names that exist in the topology',
     });
   }
 }

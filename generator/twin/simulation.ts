@@ -156,6 +156,10 @@ export class Simulation {
   private readonly arrivals: Float64Array;
   private readonly capacity: Float64Array;
   private readonly usagePerCapacity: Float64Array;
+  /** Mean latency of the requests a service served in the last tick, its own part only (seconds). */
+  private readonly ownMeanLatency: Float64Array;
+  /** Time a request to the service spends waiting on the calls it makes (seconds), from the last tick's callee latencies. */
+  private readonly downstreamLatency: Float64Array;
   private readonly segN: Float64Array;
   private readonly segW0: Float64Array;
   private readonly segW1: Float64Array;
@@ -246,6 +250,8 @@ export class Simulation {
     this.arrivals = new Float64Array(S);
     this.capacity = new Float64Array(S);
     this.usagePerCapacity = new Float64Array(S);
+    this.ownMeanLatency = Float64Array.from(this.baseLatency);
+    this.downstreamLatency = new Float64Array(S);
     this.segN = new Float64Array(this.ringSize * 2 + 4);
     this.segW0 = new Float64Array(this.ringSize * 2 + 4);
     this.segW1 = new Float64Array(this.ringSize * 2 + 4);
@@ -637,6 +643,18 @@ export class Simulation {
     }
     const data = this.series.data;
     const S = this.S;
+    // Synchronous calls: a request waits for its callees, callRatio calls each, one after the other.
+    // Services are in topological order, so going backwards sees every callee before its callers.
+    const own = this.ownMeanLatency;
+    const down = this.downstreamLatency;
+    for (let s = S - 1; s >= 0; s--) {
+      let d = 0;
+      for (let k = this.edgeStart[s]!; k < this.edgeStart[s + 1]!; k++) {
+        const c = this.edgeTo[k]!;
+        d += this.edgeRatio[k]! * (own[c]! + down[c]!);
+      }
+      down[s] = d;
+    }
     for (let s = 0; s < S; s++) {
       const row = (sec * S + s) * FIELD_COUNT;
       if (firstTickOfSecond) data.fill(0, row, row + FIELD_COUNT);
@@ -749,17 +767,28 @@ export class Simulation {
     let withinSlo = 0;
     let p95 = 0;
     const base = this.baseLatency[s]!;
+    // Waiting on callees adds the same time to every request (their mean composite latency).
+    const down = this.downstreamLatency[s]!;
     if (served > 0) {
       const muPod = mu / Math.max(1, ready);
       const offeredRate = arriving / dt;
       const rho = Math.min(RHO_MAX, offeredRate / mu);
       const r = muPod * (1 - rho);
-      const c = this.sloSeconds[s]! - base;
-      for (let i = 0; i < nSeg; i++) withinSlo += segN[i]! * withinSloShare(segW0[i]!, segW1[i]!, c, r);
-      p95 = base + fluidQuantile(segN, segW0, segW1, nSeg, served, 0.95) + LN20 / r;
+      const c = this.sloSeconds[s]! - base - down;
+      let waitSum = 0;
+      for (let i = 0; i < nSeg; i++) {
+        withinSlo += segN[i]! * withinSloShare(segW0[i]!, segW1[i]!, c, r);
+        waitSum += segN[i]! * (segW0[i]! + segW1[i]!);
+      }
+      p95 = base + down + fluidQuantile(segN, segW0, segW1, nSeg, served, 0.95) + LN20 / r;
+      this.ownMeanLatency[s] = base + (0.5 * waitSum) / served + 1 / r;
     } else if (total > 0) {
       // Nothing completed: the waiting requests' latency is at least their age.
-      p95 = base + oldestWait;
+      p95 = base + down + oldestWait;
+      this.ownMeanLatency[s] = base + oldestWait;
+    } else {
+      // Idle: the next request would meet an empty queue.
+      this.ownMeanLatency[s] = base + (mu > 0 ? Math.max(1, ready) / mu : 0);
     }
     data[row + F.offered]! += arriving;
     data[row + F.served]! += served;

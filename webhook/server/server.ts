@@ -31,6 +31,16 @@ export interface WebhookServerOptions {
   watchCertificate?: boolean;
 }
 
+export interface ShutdownOptions {
+  /** How long in-flight requests may take once the listener is closed (default 10 s). */
+  graceMs?: number;
+  /**
+   * Keep accepting (while /readyz says 503) until this settles: the Service's endpoints lag the
+   * pod's termination, and the API server keeps calling until they are updated.
+   */
+  drainUntil?: Promise<void>;
+}
+
 export interface WebhookServer {
   url: string;
   port: number;
@@ -38,10 +48,10 @@ export interface WebhookServer {
   certificate: ServingCertificate;
   /** Settles when the bundle source finished its first load (or failed to start). */
   whenReady: Promise<void>;
-  /** `shutdown-started`, `closed`. */
+  /** `shutdown-started`, `draining`, `listener-closed`, `closed`. */
   events: EventEmitter;
   reloadCertificate(): boolean;
-  shutdown(graceMs?: number): Promise<void>;
+  shutdown(opts?: ShutdownOptions): Promise<void>;
   server: Server;
 }
 
@@ -109,14 +119,21 @@ export async function startWebhookServer(opts: WebhookServerOptions): Promise<We
   logger.log('info', 'webhook listening', { port, host, source: opts.source.description, fingerprint256: pair.fingerprint256 });
 
   let closing: Promise<void> | undefined;
-  const shutdown = (graceMs = SHUTDOWN_GRACE_MS): Promise<void> => {
+  const shutdown = (shutdownOpts: ShutdownOptions = {}): Promise<void> => {
+    const graceMs = shutdownOpts.graceMs ?? SHUTDOWN_GRACE_MS;
     closing ??= (async () => {
       shuttingDown = true;
       events.emit('shutdown-started');
+      if (shutdownOpts.drainUntil) {
+        logger.log('info', 'shutting down: not ready, still serving until endpoints are updated');
+        events.emit('draining');
+        await shutdownOpts.drainUntil;
+      }
       logger.log('info', 'shutting down: no new connections, finishing in-flight requests');
       certificate.close();
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));
       server.closeIdleConnections();
+      events.emit('listener-closed');
       const deadline = setTimeout(() => server.closeAllConnections(), graceMs);
       deadline.unref();
       await closed;

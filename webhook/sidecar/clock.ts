@@ -63,40 +63,32 @@ export class ManualScheduler implements Scheduler {
     return this.timers.length;
   }
 
-  /** Move time forward by `ms`, running every timer that falls due and the work it starts. */
+  /**
+   * Move time forward by `ms`, running every timer that falls due and the work it starts. The next
+   * timer fires only once the running work has finished or is itself asleep on this clock, so a
+   * tick's HTTP calls complete at the instant the tick started.
+   */
   async advance(ms: number): Promise<void> {
     const target = this.nowMs + ms;
     for (;;) {
-      const due = this.timers.filter((t) => t.due <= target).sort((a, b) => a.due - b.due || a.seq - b.seq)[0];
-      if (due && this.inflight.size === 0) {
-        this.timers = this.timers.filter((t) => t !== due);
-        this.nowMs = Math.max(this.nowMs, due.due);
-        const work = Promise.resolve().then(due.fn).catch(() => undefined);
-        this.inflight.add(work);
-        void work.finally(() => this.inflight.delete(work));
+      const sleeping = this.timers.filter((t) => t.sleep).length;
+      if (this.inflight.size > sleeping) {
+        await new Promise<void>((resolve) => {
+          this.wake = resolve;
+        });
+        this.wake = undefined;
         continue;
       }
-      if (this.inflight.size === 0) break;
-      // Work that sleeps past the target waits for a later advance; do not wait for it now.
-      if (this.timers.filter((t) => t.sleep && t.due > target).length >= this.inflight.size) break;
-      // Wait until the running work finishes or registers a timer that may be due.
-      await new Promise<void>((resolve) => {
-        this.wake = resolve;
-        void Promise.allSettled([...this.inflight]).then(() => resolve());
+      const due = this.timers.filter((t) => t.due <= target).sort((a, b) => a.due - b.due || a.seq - b.seq)[0];
+      if (!due) break;
+      this.timers = this.timers.filter((t) => t !== due);
+      this.nowMs = Math.max(this.nowMs, due.due);
+      const work = Promise.resolve().then(due.fn).catch(() => undefined);
+      this.inflight.add(work);
+      void work.finally(() => {
+        this.inflight.delete(work);
+        this.wake?.();
       });
-      this.wake = undefined;
-      if (this.timers.some((t) => t.due <= target)) {
-        const nextDue = Math.min(...this.timers.filter((t) => t.due <= target).map((t) => t.due));
-        // A timer registered by running work: let it fire even while that work waits for it.
-        if (this.inflight.size > 0) {
-          const t = this.timers.filter((x) => x.due === nextDue).sort((a, b) => a.seq - b.seq)[0]!;
-          this.timers = this.timers.filter((x) => x !== t);
-          this.nowMs = Math.max(this.nowMs, t.due);
-          const work = Promise.resolve().then(t.fn).catch(() => undefined);
-          this.inflight.add(work);
-          void work.finally(() => this.inflight.delete(work));
-        }
-      }
     }
     this.nowMs = Math.max(this.nowMs, target);
   }

@@ -57,16 +57,19 @@ export function lineChart(spec: LineChartSpec): string {
   const ys = spec.yDomain ?? extent(yArrays) ?? [0, 1];
   const xTicks = niceTicks(xs[0], xs[1], 8);
   const yTicks = niceTicks(ys[0], ys[1], 5);
-  const xDomain = spec.xDomain ?? [xTicks.lo, xTicks.hi];
+  // Time axes end where the data ends; the value axis extends to whole ticks.
+  const xDomain: [number, number] = spec.xDomain ?? (xs[0] < xs[1] ? [xs[0], xs[1]] : [xTicks.lo, xTicks.hi]);
   const yDomain = spec.yDomain ?? [yTicks.lo, yTicks.hi];
-  if (spec.xDomain) xTicks.values = xTicks.values.filter((v) => v >= xDomain[0] - 1e-9 && v <= xDomain[1] + 1e-9);
+  xTicks.values = xTicks.values.filter((v) => v >= xDomain[0] - 1e-9 * Math.max(1, Math.abs(xDomain[0])) && v <= xDomain[1] + 1e-9 * Math.max(1, Math.abs(xDomain[1])));
   if (spec.yDomain) yTicks.values = yTicks.values.filter((v) => v >= yDomain[0] - 1e-9 && v <= yDomain[1] + 1e-9);
 
   const left = leftMarginFor(yTicks, spec.yLabel);
   const right = 16;
   const top = 34;
   const area: PlotArea = { left, top, width: width - left - right, height: plotHeight };
-  const entries: LegendEntry[] = spec.series.map((s, i) => ({ label: s.name, color: s.color ?? paletteColor(i), dashed: s.dashed, swatch: 'line' }));
+  const colors = spec.series.map((s, i) => s.color ?? paletteColor(i));
+  // A single series named like the chart needs no legend.
+  const entries: LegendEntry[] = spec.series.length === 1 && spec.series[0]!.name === spec.title ? [] : spec.series.map((s, i) => ({ label: s.name, color: colors[i]!, dashed: s.dashed, swatch: 'line' }));
   const axisBlock = FONT_SIZE * 2 + 24;
   const legendTop = top + plotHeight + axisBlock;
   const total = legendTop + legendHeight(entries, area.width) + 8;
@@ -87,7 +90,7 @@ export function lineChart(spec: LineChartSpec): string {
   }
   out.push(`<g class="plot" clip-path="url(#${escapeXml(clipId)})">`);
   spec.series.forEach((s, i) => {
-    const color = entries[i]!.color;
+    const color = colors[i]!;
     out.push(`<g class="series" data-series="${escapeXml(s.name)}">`);
     if (s.band) {
       const d = bandPath(s.x, s.band.lo, s.band.hi, x, y);

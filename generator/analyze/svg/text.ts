@@ -28,22 +28,29 @@ export function coord(n: number): string {
   return Number.isInteger(r) ? String(r) : r.toFixed(2).replace(/0+$/, '').replace(/\.$/, '');
 }
 
-/** Label for a tick value, with as many decimals as the tick step needs; large values get k / M suffixes. */
+/** Label for a tick value, with as many decimals as the tick step needs; thousands get k / M suffixes. */
 export function tickLabel(value: number, step: number): string {
   const abs = Math.abs(value);
   if (abs >= 1e6 && step >= 1e5) return `${trimDecimals(value / 1e6, decimalsFor(step / 1e6))}M`;
-  if (abs >= 1e4 && step >= 1e3) return `${trimDecimals(value / 1e3, decimalsFor(step / 1e3))}k`;
+  if (abs >= 1e3 && step >= 1e3) return `${trimDecimals(value / 1e3, decimalsFor(step / 1e3))}k`;
   return trimDecimals(value, decimalsFor(step));
 }
 
+/** Decimals that write every multiple of `step` exactly (2.5 → 1, 0.25 → 2, 20 → 0). */
 function decimalsFor(step: number): number {
   if (!(step > 0) || !Number.isFinite(step)) return 0;
-  return Math.max(0, Math.min(6, -Math.floor(Math.log10(step) + 1e-9)));
+  for (let d = 0; d <= 6; d++) {
+    const scaled = step * 10 ** d;
+    if (Math.abs(scaled - Math.round(scaled)) < 1e-9 * Math.max(1, scaled)) return d;
+  }
+  return 6;
 }
 
+/** Fixed decimals, then trailing zeros dropped, so 12.5k and 10k sit on one axis. */
 function trimDecimals(value: number, decimals: number): string {
-  const s = value.toFixed(decimals);
-  return /^-0(\.0*)?$/.test(s) ? s.slice(1) : s;
+  let s = value.toFixed(decimals);
+  if (s.includes('.')) s = s.replace(/0+$/, '').replace(/\.$/, '');
+  return s === '-0' ? '0' : s;
 }
 
 /** A readable value for tables and tooltips: up to `digits` significant digits, no exponent for ordinary sizes. */

@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { execFileSync } from 'node:child_process';
-import { existsSync, readFileSync, readdirSync, statSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { parseAllDocuments } from 'yaml';
+import { parseAllDocuments, stringify } from 'yaml';
 import { publish, type PublishOptions } from '../../../generator/publish/publish.ts';
 import { isKarmaError } from '../../../policies/errors.ts';
 import { validateManifest } from '../../support/manifests.ts';
@@ -122,6 +122,36 @@ describe('publish to a new repository', () => {
         if (obj) expect(() => validateManifest(obj), e).not.toThrow();
       }
     }
+  });
+});
+
+describe('bundle directory contents', () => {
+  it('publishes a YAML bundle with governed HPAs kept beside it, and kustomize builds them', async () => {
+    const work = tempDir('publish');
+    const dir = join(work, 'b');
+    writeBundleDir(dir, v1);
+    rmSync(join(dir, 'bundle.json'));
+    writeFileSync(join(dir, 'bundle.yaml'), stringify(v1));
+    mkdirSync(join(dir, 'hpa'));
+    writeFileSync(join(dir, 'hpa', 'a.yaml'), stringify({
+      apiVersion: 'autoscaling/v2', kind: 'HorizontalPodAutoscaler',
+      metadata: { name: 'a', namespace: 'chained-services', labels: { 'karma-hpa.io/governed': 'true' } },
+      spec: { scaleTargetRef: { apiVersion: 'apps/v1', kind: 'Deployment', name: 'a' }, minReplicas: 1, maxReplicas: 5, metrics: [{ type: 'Resource', resource: { name: 'cpu', target: { type: 'Utilization', averageUtilization: 70 } } }] },
+    }));
+    const repo = join(work, 'gitops');
+    const r = await publish(options(dir, repo));
+    gitCli(repo, 'checkout', '--quiet', `refs/heads/${r.branch}`);
+    const built = parseAllDocuments(execFileSync('kubectl', ['kustomize', join(repo, 'bundles/prod/chained-services')], { encoding: 'utf8' })).map((d) => d.toJS());
+    expect(built.map((o) => o.kind).sort()).toEqual(['HorizontalPodAutoscaler', 'PolicyBundle']);
+    for (const o of built) expect(() => validateManifest(o)).not.toThrow();
+    // The Flux Kustomization's patches are kustomize patches: applying them the same way marks the HPA.
+    const flux = parseAllDocuments(readFileSync(join(repo, 'clusters/prod/flux/karma-hpa-chained-services.yaml'), 'utf8'))[0]!.toJS();
+    const overlay = join(work, 'overlay');
+    mkdirSync(overlay);
+    writeFileSync(join(overlay, 'kustomization.yaml'), stringify({ resources: ['../gitops/bundles/prod/chained-services'], patches: flux.spec.patches }));
+    const patched = parseAllDocuments(execFileSync('kubectl', ['kustomize', overlay], { encoding: 'utf8' })).map((d) => d.toJS());
+    expect(patched.find((o) => o.kind === 'HorizontalPodAutoscaler').metadata.annotations).toEqual({ 'kustomize.toolkit.fluxcd.io/ssa': 'IfNotPresent' });
+    expect(patched.find((o) => o.kind === 'PolicyBundle').metadata.annotations).toBeUndefined();
   });
 });
 

@@ -43,12 +43,20 @@ describe('karma-hpa webhook', () => {
   it('serves over HTTPS, logs JSON lines with the request uid, and exits 0 on SIGTERM', async () => {
     const cert = pki.issue('cli');
     const child = spawn(process.execPath, [join(ROOT, 'generator/cli/karma-hpa.js'), 'webhook', '--port', '0', '--host', '127.0.0.1', '--cert', cert.certFile, '--key', cert.keyFile,
-      '--bundles-from', `dir:${bundles}`, '--log-level', 'debug'], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+      '--bundles-from', `dir:${bundles}`, '--log-level', 'debug', '--shutdown-delay-seconds', '0'], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
     const records: Record<string, unknown>[] = [];
     let stderr = '';
     child.stderr!.on('data', (c: Buffer) => (stderr += c.toString()));
     const lines = createInterface(child.stdout!);
-    const waitFor = (pred: (r: Record<string, unknown>) => boolean) => new Promise<Record<string, unknown>>((resolve) => {
+    let exitCode: number | null | undefined;
+    const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => {
+      exitCode = code;
+      resolve(code);
+    }));
+    // A child that dies (say, on a module that fails to load) fails the test with its stderr instead of hanging it.
+    const waitFor = (pred: (r: Record<string, unknown>) => boolean) => new Promise<Record<string, unknown>>((resolve, reject) => {
+      if (exitCode !== undefined) return reject(new Error(`karma-hpa webhook exited with ${exitCode}: ${stderr}`));
+      void exited.then((code) => reject(new Error(`karma-hpa webhook exited with ${code}: ${stderr}`)));
       const found = records.find(pred);
       if (found) return resolve(found);
       const on = (line: string) => {
@@ -61,7 +69,6 @@ describe('karma-hpa webhook', () => {
       lines.on('line', on);
     });
     lines.on('line', (line) => records.push(JSON.parse(line) as Record<string, unknown>));
-    const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
 
     const listening = await waitFor((r) => r.msg === 'webhook listening');
     await waitFor((r) => r.msg === 'bundles loaded');

@@ -27,7 +27,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   agent.destroy();
-  await server?.shutdown(1000);
+  await server?.shutdown({ graceMs: 1000 });
   pki?.cleanup();
 });
 

@@ -42,7 +42,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   agent.destroy();
-  await server?.shutdown(1000);
+  await server?.shutdown({ graceMs: 1000 });
   pki?.cleanup();
   if (bundleDir) rmSync(bundleDir, { recursive: true, force: true });
 });
@@ -220,10 +220,20 @@ describe('readiness and graceful shutdown', () => {
     });
     let shutdownDone: Promise<void> = Promise.resolve();
     async function startShutdown(finish: () => void) {
-      const started = once(s.events, 'shutdown-started');
-      shutdownDone = s.shutdown(5000);
-      await started;
-      // New connections are refused while the in-flight one is served.
+      let endDrain: () => void = () => undefined;
+      const drainUntil = new Promise<void>((r) => { endDrain = r; });
+      const draining = once(s.events, 'draining');
+      shutdownDone = s.shutdown({ graceMs: 5000, drainUntil });
+      await draining;
+      // While endpoints update: not ready, but new connections are still served.
+      const whileDraining = await httpsCall(s.url, pki.caPem, '/readyz', undefined);
+      expect(whileDraining.status).toBe(503);
+      expect(whileDraining.text).toBe('shutting down\n');
+      const lateCall = await httpsCall(s.url, pki.caPem, '/validate/hpa', fixtureText('hpa-create-governed.json'));
+      expect(lateCall.status).toBe(200);
+      endDrain();
+      await once(s.events, 'listener-closed');
+      // Then new connections are refused while the in-flight one is served.
       await expect(httpsCall(s.url, pki.caPem, '/healthz', undefined)).rejects.toMatchObject({ code: 'ECONNREFUSED' });
       finish();
     }

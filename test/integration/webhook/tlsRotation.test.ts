@@ -53,7 +53,7 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  await server?.shutdown(1000);
+  await server?.shutdown({ graceMs: 1000 });
   pki?.cleanup();
   if (mount) rmSync(mount, { recursive: true, force: true });
 });

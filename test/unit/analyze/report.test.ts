@@ -15,7 +15,11 @@ import { findAll, parseSvg, seriesNames } from './svg-xml.ts';
 const organisation = loadOrganisation('default');
 const episodes = syntheticRun({ steps: 80, seeds: [1, 2, 3, 5] });
 const training = { iterations: [0, 1, 2, 3, 4], series: { meanReturn: [-9, -6, -4, -3, -2.5], entropy: [1.9, 1.7, 1.5, 1.4, 1.35] }, units: { meanReturn: 'return per episode' } };
-const fidelity = { accuracy: { persistence: 0.61, physics: 0.72, hybrid: 0.86 }, checks: [{ name: 'hybrid beats persistence', passed: true, detail: '0.86 > 0.61' }] };
+const fidelity = {
+  accuracy: { persistence: 0.61, physics: 0.72, hybrid: 0.86 },
+  checks: [{ name: 'hybrid beats persistence', passed: true, detail: '0.86 > 0.61' }],
+  horizons: [{ horizon: 10, replayHitRate: 0.25, meanOverServices: { cpu: { persistence: { mae: 12.5, accuracy: 0.6 }, hybrid: { mae: 4.25, accuracy: 0.9 } } } }],
+};
 const artifacts: RunArtifacts = { title: 'Chained services <synthetic>', episodes, organisation, training, fidelity };
 const analysis = analyseRun(artifacts, { seed: 1, goals: { successThreshold: 0.98 } });
 const report = renderReport(artifacts, analysis);
@@ -64,6 +68,9 @@ describe('analysis report', () => {
     expect(md).toContain('reproduce the policies\' decisions on held-out episodes with fidelity ≥ 90.0 % for every agent');
     expect(md).toContain('| failed pods +1 | `failedPods` |');
     expect(md).toContain('## Twin fidelity');
+    expect(md).toContain('| `hybrid` | 86.0 % |');
+    expect(md).toContain('Accuracy per metric at the 10-step horizon (mean over services; MAE in the metric\'s unit in brackets); 25.0 % of hybrid steps answered by replay.');
+    expect(md).toContain('| `cpu` | 90.0 % (4.25) | 60.0 % (12.5) |');
   });
 
   it('says plainly when the rules do not reach the fidelity target', () => {

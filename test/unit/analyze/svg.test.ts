@@ -35,6 +35,8 @@ describe('niceTicks', () => {
     expect(tickLabel(2_500_000, 500_000)).toBe('2.5M');
     expect(tickLabel(0.25, 0.05)).toBe('0.25');
     expect(tickLabel(-0, 1)).toBe('0');
+    expect([0, 2500, 5000, 7500, 10000, 12500].map((v) => tickLabel(v, 2500))).toEqual(['0', '2.5k', '5k', '7.5k', '10k', '12.5k']);
+    expect([5, 7.5, 10].map((v) => tickLabel(v, 2.5))).toEqual(['5', '7.5', '10']);
   });
 });
 

@@ -73,6 +73,21 @@ describe('karma-hpa bundle validate', () => {
   });
 });
 
+describe('karma-hpa bundle diff', () => {
+  it('shows what changed between two bundle files', async () => {
+    const { firstVersion, secondVersion } = await import('../../fixtures/bundle/versions.ts');
+    const v1 = firstVersion();
+    writeFileSync(join(dir, 'v1.json'), JSON.stringify(v1));
+    writeFileSync(join(dir, 'v2.yaml'), stringify(secondVersion(v1)));
+    const r = await run('bundle', 'diff', 'v1.json', 'v2.yaml');
+    expect(r.code).toBe(0);
+    expect(r.out).toContain('v1.0.0 → **v1.1.0** (minor change)');
+    expect(r.out).toContain('| ddos-manager | same | yes | same | 1 | 0 |');
+    const j = JSON.parse((await run('bundle', 'diff', 'v1.json', 'v2.yaml', '--json')).out);
+    expect(j.guards).toEqual([{ field: 'maxStep', from: 3, to: 2 }]);
+  });
+});
+
 describe('karma-hpa bundle show', () => {
   it('summarises a bundle', async () => {
     const r = await run('bundle', 'show', EXAMPLE_PATH);

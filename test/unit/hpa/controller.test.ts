@@ -347,6 +347,35 @@ describe('multi-sync timelines', () => {
     expect(tl.find((x) => x.t === 315)!.replicas).toBe(1);
   });
 
+  it('pods starting up: their warm-up CPU is discounted until one metric window after readiness', () => {
+    // Demand 2400m served by ready pods only; a new pod becomes ready 30 s after creation and burns
+    // 900m warming up during its first 60 s.
+    const hpa = spec({ maxReplicas: 10, metrics: [cpu(60)] });
+    const created = new Map<string, number>([['p0', -3_600], ['p1', -3_600]]);
+    let current = 2;
+    let recommendations: HpaReconcileInput['recommendations'] = [];
+    const seen: number[] = [];
+    for (let k = 0; k < 6; k++) {
+      const t = k * 15;
+      for (let i = created.size; i < current; i++) created.set(`p${i}`, t - 15);
+      const names = [...created.keys()].slice(0, current);
+      const isReady = (n: string) => t - created.get(n)! >= 30;
+      const share = 2400 / names.filter(isReady).length;
+      const ps = names.map((n) => pod(n, t - created.get(n)! < 60 ? Math.max(900, isReady(n) ? share : 0) : share, {
+        ready: isReady(n),
+        startTimeMs: NOW + created.get(n)! * S,
+        readyTransitionTimeMs: NOW + (created.get(n)! + (isReady(n) ? 30 : 0)) * S,
+      }));
+      const r = reconcileHpa({ nowMs: NOW + t * S, spec: hpa, currentReplicas: current, pods: ps, metrics: {}, recommendations, scaleEvents: [] });
+      recommendations = r.recommendations;
+      current = r.desiredReplicas;
+      seen.push(current);
+    }
+    // t=0: 120 % on 2 pods → 4 (cap). t=15, 30: the new pods are unready and count as 0 % → hold.
+    // t=45: ready for one window, their warm-up 900m counts → 75 % → 5. Then 60 % with one unready → hold.
+    expect(seen).toEqual([4, 4, 4, 5, 5, 5]);
+  });
+
   it('keeps the recommendation history bounded over a long run', () => {
     let recs: HpaReconcileInput['recommendations'] = [];
     let events: HpaReconcileInput['scaleEvents'] = [];

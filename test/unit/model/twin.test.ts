@@ -24,17 +24,13 @@ describe('the twin fitted on the real trace', () => {
 
   it('the physics predicts a higher frontend P90 while a cpu_contention is injected', () => {
     const k = model.trainEnd + 5;
-    const x = stateOf(trace, 'frontend', k);
-    const w = trace.services.frontend!.metrics.workload![k]!;
     const contention = model.faultTypes.indexOf('cpu_contention') + 1;
     const p90 = 2;
-    const calm = rollout(model, { ...trace }, [{ service: 'frontend', start: k }], 1, 'physics').predictions[0]![0]![p90]!;
+    const calm = rollout(model, trace, [{ service: 'frontend', start: k }], 1, 'physics').predictions[0]![0]![p90]!;
     const faulted = { ...trace, faults: [...trace.faults, { time: trace.timestamps[k + 1]! - 10, service: 'frontend', pod: 'frontend', type: 'cpu_contention' }] };
     const hot = rollout(model, faulted, [{ service: 'frontend', start: k }], 1, 'physics').predictions[0]![0]![p90]!;
     expect(contention).toBeGreaterThan(0);
     expect(hot).toBeGreaterThan(calm * 2);
-    expect(x[p90]).toBeGreaterThan(0);
-    void w;
   });
 
   it('records the file digests, the data findings and a verifiable content digest', () => {
