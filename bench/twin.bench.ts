@@ -1,10 +1,13 @@
 /**
  * Twin simulation speed with the emulated HPA in the loop: simulated seconds per wall-clock second on
  * one core, for the chained-services and online-boutique topologies (targets 20,000 and 5,000), on
- * the mixed scenario (every injector kind but node loss) and on a quiet constant load.
+ * each topology's own mixed scenario (every injector kind but node loss) and on ddos. Then the default
+ * HPA's quality in every built-in scenario of both topologies: success rate, mean ± 95 % CI over seeds 1–5
+ * (the table in generator/twin/README.md; `karma-hpa simulate --scenario <topology>/<name> --seeds 1-5`
+ * prints the same numbers per seed).
  */
 import { createSimulation } from '../generator/twin/simulation.ts';
-import { loadScenario, loadTopology, type Scenario } from '../generator/twin/index.ts';
+import { builtinScenarioNamesFor, builtinScenarioTopologies, loadScenario, loadTopology, meanConfidence95, type Scenario } from '../generator/twin/index.ts';
 
 type Emit = (record: Record<string, unknown>) => void;
 
@@ -30,12 +33,8 @@ export async function run(emit: Emit): Promise<void> {
     { topology: 'online-boutique', scenario: 'ddos', target: 5_000 },
   ];
   for (const c of cases) {
-    const scenario = loadScenario(c.scenario);
-    // The built-in scenarios are written for chained-services; retarget service names for others.
-    if (c.topology === 'online-boutique') {
-      scenario.injectors = scenario.injectors.map((inj) =>
-        inj.kind === 'bottleneck' ? { ...inj, service: 'productcatalogservice' } : inj.kind === 'pod-failures' ? { ...inj, service: 'frontend' } : inj);
-    }
+    // Each topology runs its own variant of the scenario.
+    const scenario = loadScenario(c.scenario, process.cwd(), { topology: c.topology });
     const { simSeconds, wallMs } = measure(c.topology, scenario, 4000);
     const value = simSeconds / (wallMs / 1000);
     emit({
@@ -45,10 +44,33 @@ export async function run(emit: Emit): Promise<void> {
       value: Math.round(value),
       target: c.target,
       meetsTarget: value >= c.target,
+      scenario: scenario.source,
       autoscaler: 'hpa',
       tickSeconds: 1,
       simulatedSeconds: simSeconds,
       wallSeconds: Math.round(wallMs) / 1000,
     });
+  }
+
+  const seeds = [1, 2, 3, 4, 5];
+  for (const topologyName of builtinScenarioTopologies()) {
+    const topology = loadTopology(topologyName);
+    for (const name of builtinScenarioNamesFor(topologyName)) {
+      const scenario = loadScenario(`${topologyName}/${name}`);
+      const rates = seeds.map((seed) => createSimulation({ topology, scenario, seed }).run().episodeMetrics().successRate);
+      const ci = meanConfidence95(rates);
+      emit({
+        bench: `twin.default-hpa.${topologyName}.${name}`,
+        metric: 'success_rate',
+        unit: 'fraction',
+        value: Math.round(ci.mean * 1e4) / 1e4,
+        ci95HalfWidth: Math.round(ci.halfWidth * 1e4) / 1e4,
+        perSeed: rates.map((r) => Math.round(r * 1e4) / 1e4),
+        seeds,
+        autoscaler: 'hpa',
+        // The paper's default HPA over all its scenarios, for reference.
+        reference: 0.648,
+      });
+    }
   }
 }

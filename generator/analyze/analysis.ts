@@ -33,6 +33,8 @@ export interface RunArtifacts {
   title?: string;
   episodes: Episode[];
   evaluation?: EvaluationSummary;
+  /** Where the evaluation came from (a file name), for the report. */
+  evaluationFile?: string;
   training?: TrainingCurves;
   fidelity?: TwinFidelitySummary;
   organisation?: Organisation;
@@ -72,7 +74,8 @@ export interface Analysis {
   /** By agent; `decider` says whose decisions were perturbed. */
   counterfactuals: { agent: string; decider: 'policy' | 'distilled rules'; rows: CounterfactualRow[] }[];
   evaluation: EvaluationSummary;
-  evaluationSource: 'evaluation.json' | 'trajectories';
+  /** The evaluation file's name, or "trajectories" when computed from episode outcomes. */
+  evaluationSource: string;
   fidelityTarget: number;
 }
 
@@ -111,7 +114,7 @@ export function analyseRun(artifacts: RunArtifacts, options: AnalysisOptions = {
     rules,
     counterfactuals,
     evaluation,
-    evaluationSource: artifacts.evaluation ? 'evaluation.json' : 'trajectories',
+    evaluationSource: artifacts.evaluation ? (artifacts.evaluationFile ?? 'evaluation.json') : 'trajectories',
     fidelityTarget: options.fidelityTarget ?? 0.9,
   };
 }

@@ -79,7 +79,7 @@ export function inferGoals(episodes: readonly Episode[], options: GoalOptions = 
 }
 
 function agentGoals(name: string, episodes: readonly Episode[], threshold: number, tau: number, options: GoalOptions, seed: number): AgentGoals {
-  const streams = episodes.flatMap((e) => e.agents.filter((s) => s.agent === name).map((s) => ({ s, success: isSuccessful(e, threshold) })));
+  const streams = episodes.flatMap((e, ei) => e.agents.filter((s) => s.agent === name).map((s) => ({ s, success: isSuccessful(e, threshold), episode: ei })));
   const features = streams[0]!.s.features;
   const role = streams[0]!.s.role;
   const d = features.length;
@@ -138,14 +138,20 @@ function agentGoals(name: string, episodes: readonly Episode[], threshold: numbe
   let functionalFit: number | undefined;
   if (separation !== undefined) {
     const rng = new Rng(seed ^ 0x27d4eb2d);
-    const shuffled = [...knownLabels];
+    // Outcomes belong to episodes: permute them between episodes, so an agent's streams of one episode keep one label.
+    const episodeOf = known.map((i) => usable[i]!.episode);
+    const episodeIds = [...new Set(episodeOf)];
+    const episodeLabel = new Map(episodeIds.map((ep) => [ep, knownLabels[episodeOf.indexOf(ep)]!]));
+    const labelsInOrder = episodeIds.map((ep) => episodeLabel.get(ep)!);
     let sum = 0;
     const perms = options.permutations ?? 200;
     for (let p = 0; p < perms; p++) {
-      for (let i = shuffled.length - 1; i > 0; i--) {
+      for (let i = labelsInOrder.length - 1; i > 0; i--) {
         const j = rng.int(i + 1);
-        [shuffled[i], shuffled[j]] = [shuffled[j]!, shuffled[i]!];
+        [labelsInOrder[i], labelsInOrder[j]] = [labelsInOrder[j]!, labelsInOrder[i]!];
       }
+      const permuted = new Map(episodeIds.map((ep, i) => [ep, labelsInOrder[i]!]));
+      const shuffled = episodeOf.map((ep) => permuted.get(ep)!);
       const g = goalSet(visitRates(knownVisits, shuffled, k).pSuccess, pAllOf, tau);
       sum += goalSeparation(knownVisits, shuffled, g) ?? 0;
     }

@@ -99,7 +99,7 @@ function evaluationSection(a: Analysis, plots: Record<string, string>): string[]
   ];
   const present = optional.filter((o) => rows.some((r) => typeof r[o.key] === 'number'));
   const out = [
-    `Source: ${a.evaluationSource === 'evaluation.json' ? '`evaluation.json`' : 'episode outcomes in the trajectories'}. Success rate = requests served within the latency SLO / requests offered; mean over seeds with a 95 % confidence interval (Student t).`,
+    `Source: ${a.evaluationSource === 'trajectories' ? 'episode outcomes in the trajectories' : code(a.evaluationSource)}. Success rate = requests served within the latency SLO / requests offered; mean over seeds with a 95 % confidence interval (Student t).`,
     '',
     table(['scenario', 'method', 'seeds', 'success rate', '95 % CI', ...present.map((p) => p.label)], rows.map((r) => [
       code(r.scenario), code(r.method), r.seeds === undefined ? '' : String(r.seeds), pct(r.successRate),
@@ -135,6 +135,8 @@ function rolesSection(a: Analysis, plots: Record<string, string>): string[] {
       ['chance purity (shuffled roles)', pct(r.chancePurity)],
       ['structural fit (chance-corrected purity)', fmt(r.structuralFit)],
     ]),
+    '',
+    `The same tree cut finer — roles that split into several behaviours (e.g. busy and quiet episodes) show here: ${r.finerCuts.map((c) => `${c.clusters} clusters: purity ${pct(c.purity)} (chance ${pct(c.chancePurity)})`).join('; ')}.`,
     '',
     table(['cluster', 'streams', 'assigned roles in it', 'scale up', 'hold', 'scale down', 'mean change'], r.clusterSummaries.map((c) => [
       String(c.cluster), String(c.size),
@@ -203,8 +205,13 @@ function rulesSection(a: Analysis, plots: Record<string, string>): string[] {
   const out = ['## Distilled rules', ''];
   if (a.rules.length === 0) return [...out, 'No agent decision streams were recorded.'];
   out.push(`Per agent a CART decision tree (Gini, depth ≤ ${Math.max(...a.rules.map((r) => r.depth), 1)}) imitates the policy's decisions on the recorded states; fidelity is the share of decisions in held-out episodes that the exported rule list (as the sidecar evaluates it) reproduces. The majority baseline is what always answering the most common decision would score.`, '');
-  out.push(table(['agent', 'decisions imitated', 'fidelity', `≥ ${pct(a.fidelityTarget)}?`, 'majority baseline', 'depth', 'rules', 'held-out decisions'], a.rules.map((r) => [
+  const depths = [...new Set(a.rules.flatMap((r) => r.fidelityByDepth.map((f) => f.maxDepth)))].sort((x, y) => x - y);
+  out.push(table(['agent', 'decisions imitated', 'fidelity', `≥ ${pct(a.fidelityTarget)}?`, 'majority baseline', 'depth', 'rules', 'held-out decisions', ...depths.map((k) => `fidelity, depth ≤ ${k}`)], a.rules.map((r) => [
     code(r.agent), r.source, pct(r.fidelity), r.fidelity >= a.fidelityTarget ? 'yes' : '**no**', pct(r.majorityBaseline), String(r.depth), String(r.rules.length), String(r.testSamples),
+    ...depths.map((k) => {
+      const f = r.fidelityByDepth.find((x) => x.maxDepth === k);
+      return f ? pct(f.fidelity) : '';
+    }),
   ])));
   plots['rules-fidelity.svg'] = barChart({
     title: 'Rule fidelity on held-out episodes',

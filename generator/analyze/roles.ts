@@ -57,6 +57,8 @@ export interface RoleInference {
   chancePurity: number;
   /** (purity − chance) / (1 − chance): 1 = roles recovered exactly, 0 = no better than chance. */
   structuralFit: number;
+  /** Purity and chance purity when the same tree is cut finer (k, 2k, 3k clusters). */
+  finerCuts: { clusters: number; purity: number; chancePurity: number }[];
   band: number;
   actionSource: 'greedy' | 'executed';
   /** Units left out by maxUnits. */
@@ -93,6 +95,10 @@ export function inferRoles(episodes: readonly Episode[], options: RoleInferenceO
     purity: p,
     chancePurity: chance,
     structuralFit: chance < 1 ? (p - chance) / (1 - chance) : 1,
+    finerCuts: [k, 2 * k, 3 * k].filter((c) => c <= chosen.length).map((c) => {
+      const cut = cutTree(tree, c);
+      return { clusters: c, purity: purity(cut, roles), chancePurity: chancePurity(cut, roles, options.permutations ?? 200, options.seed ?? 0) };
+    }),
     band,
     skippedUnits: all.length - chosen.length,
   };

@@ -25,6 +25,8 @@ export interface DistillOptions {
   maxSamples?: number;
   /** Significant digits of exported thresholds (default 3). */
   thresholdDigits?: number;
+  /** Other depth limits to measure fidelity at (default [2, maxDepth + 2]); [] for none. */
+  depthSweep?: number[];
   seed?: number;
 }
 
@@ -46,6 +48,8 @@ export interface AgentRules {
   sentences: string[];
   /** Share of held-out decisions the exported rules reproduce. */
   fidelity: number;
+  /** Fidelity of trees with other depth limits (same data and split), to show what depth would buy. */
+  fidelityByDepth: { maxDepth: number; fidelity: number }[];
   /** Share of held-out decisions equal to the most common decision (what a constant rule would score). */
   majorityBaseline: number;
   trainSamples: number;
@@ -112,26 +116,35 @@ export function distilAgent(name: string, episodes: readonly Episode[], options:
     y[i] = k >= 0 ? k : actionSet.indexOf(0);
   });
   const minLeaf = options.minSamplesLeaf ?? Math.max(5, Math.round(0.005 * fitSamples.length));
-  const tree = fitCart(x, d, y, actionSet.length, { maxDepth: options.maxDepth ?? 4, minSamplesLeaf: minLeaf });
   const digits = options.thresholdDigits ?? 3;
-  const leaves: DistilledRule[] = cartPaths(tree).map((p) => ({
-    conditions: simplify(p.conditions.map((c) => ({ feature: features[c.feature]!, op: c.op, threshold: roundSignificant(c.threshold, digits) }))),
-    action: actionSet[p.leaf.prediction]!,
-    support: roundSignificant(p.leaf.samples / Math.max(1, fitSamples.length), 4),
-  }));
   const hasHold = actionSet.includes(0);
-  const rules = (hasHold ? leaves.filter((r) => r.action !== 0) : leaves).sort((a, b) => b.support - a.support);
-  // Fidelity of the exported list, evaluated the way the sidecar does.
-  let agree = 0;
+  // The imitated decisions on held-out states are computed once for every depth tried.
+  const wanted = test.map((s) => targetOf(s.stream, s.t, source, decide, s.stream.observations.subarray(s.t * d, (s.t + 1) * d)));
+  const fitAt = (maxDepth: number) => {
+    const tree = fitCart(x, d, y, actionSet.length, { maxDepth, minSamplesLeaf: minLeaf });
+    const leaves: DistilledRule[] = cartPaths(tree).map((p) => ({
+      conditions: simplify(p.conditions.map((c) => ({ feature: features[c.feature]!, op: c.op, threshold: roundSignificant(c.threshold, digits) }))),
+      action: actionSet[p.leaf.prediction]!,
+      support: roundSignificant(p.leaf.samples / Math.max(1, fitSamples.length), 4),
+    }));
+    const rules = (hasHold ? leaves.filter((r) => r.action !== 0) : leaves).sort((a, b) => b.support - a.support);
+    // Fidelity of the exported list, evaluated the way the sidecar does.
+    let agree = 0;
+    test.forEach((s, i) => {
+      const row = s.stream.observations.subarray(s.t * d, (s.t + 1) * d);
+      const mask = s.stream.masks?.subarray(s.t * actionSet.length, (s.t + 1) * actionSet.length);
+      if (applyRules(rules, features, actionSet, row, mask) === wanted[i]) agree++;
+    });
+    return { tree, leaves, rules, fidelity: test.length > 0 ? agree / test.length : Number.NaN };
+  };
+  const maxDepth = options.maxDepth ?? 4;
+  const chosen = fitAt(maxDepth);
+  const sweep = (options.depthSweep ?? [2, maxDepth + 2]).filter((k) => k !== maxDepth && k >= 1);
+  const fidelityByDepth = [...sweep.map((k) => ({ maxDepth: k, fidelity: fitAt(k).fidelity })), { maxDepth, fidelity: chosen.fidelity }].sort((a, b) => a.maxDepth - b.maxDepth);
   const freq = new Map<number, number>();
-  for (const s of test) {
-    const row = s.stream.observations.subarray(s.t * d, (s.t + 1) * d);
-    const want = targetOf(s.stream, s.t, source, decide, row);
-    freq.set(want, (freq.get(want) ?? 0) + 1);
-    const mask = s.stream.masks?.subarray(s.t * actionSet.length, (s.t + 1) * actionSet.length);
-    if (applyRules(rules, features, actionSet, row, mask) === want) agree++;
-  }
+  for (const w of wanted) freq.set(w, (freq.get(w) ?? 0) + 1);
   const majority = Math.max(0, ...freq.values());
+  const { tree, leaves, rules } = chosen;
   return {
     agent: name,
     role: first.role,
@@ -141,7 +154,8 @@ export function distilAgent(name: string, episodes: readonly Episode[], options:
     rules,
     leaves,
     sentences: [...rules.map((r) => ruleSentence(r)), hasHold ? 'otherwise hold (no replica change)' : ''].filter((s) => s.length > 0),
-    fidelity: test.length > 0 ? agree / test.length : Number.NaN,
+    fidelity: chosen.fidelity,
+    fidelityByDepth,
     majorityBaseline: test.length > 0 ? majority / test.length : Number.NaN,
     trainSamples: fitSamples.length,
     testSamples: test.length,

@@ -65,7 +65,10 @@ export function readRunDirectory(dir: string): RunArtifacts & { bundle?: PolicyB
 
   const artifacts: RunArtifacts & { bundle?: PolicyBundle } = { title: `Analysis of run ${basename(dir)}`, episodes };
   const evaluationPath = firstExisting(dir, ['evaluation.json', 'summary.json']);
-  if (evaluationPath) artifacts.evaluation = checkEvaluation(readJson(evaluationPath), evaluationPath);
+  if (evaluationPath) {
+    artifacts.evaluation = checkEvaluation(readJson(evaluationPath), evaluationPath);
+    artifacts.evaluationFile = basename(evaluationPath);
+  }
   const trainingPath = firstExisting(dir, ['training.json', 'curves.json']);
   if (trainingPath) artifacts.training = checkTraining(readJson(trainingPath), trainingPath);
   const policiesPath = firstExisting(dir, ['policies.json']);
@@ -148,10 +151,14 @@ function checkEvaluation(value: unknown, where: string): EvaluationSummary {
 /** `karma-hpa train --out` curves: { iterations: [{ iteration, meanReturn, policyLoss, … }] }. */
 function fromIterationLogs(logs: Record<string, unknown>[]): TrainingCurves {
   const names = ['meanReturn', 'policyLoss', 'valueLoss', 'entropy', 'approxKl', 'clipFraction'].filter((n) => logs.every((l) => typeof l[n] === 'number'));
+  // Episode quality during training, when the logs carry it (the training episodes' mean metrics).
+  const quality = ['successRate', 'resilience'].filter((n) => logs.every((l) => typeof (l.summary as Record<string, unknown> | undefined)?.[n] === 'number'));
+  const series = Object.fromEntries(names.map((n) => [n, logs.map((l) => l[n] as number)]));
+  for (const q of quality) series[`training ${q}`] = logs.map((l) => (l.summary as Record<string, number>)[q]!);
   return {
     iterations: logs.map((l, i) => (typeof l.iteration === 'number' ? l.iteration : i)),
-    series: Object.fromEntries(names.map((n) => [n, logs.map((l) => l[n] as number)])),
-    units: { meanReturn: 'return per episode', entropy: 'nats' },
+    series,
+    units: { meanReturn: 'return per episode', entropy: 'nats', 'training successRate': 'share', 'training resilience': 'score' },
   };
 }
 

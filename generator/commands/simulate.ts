@@ -18,7 +18,7 @@ export const simulateCommand: Command = {
     scenario: { type: 'string', description: `built-in scenario (${builtinScenarioNames().join(', ')}), <topology>/<name> (topologies ${builtinScenarioTopologies().join(', ')}), or scenario YAML file; a plain name takes the --topology's variant when it has one`, valueName: 'NAME|FILE' },
     topology: { type: 'string', description: `built-in topology (${builtinTopologyNames().join(', ')}) or topology YAML file; default: the scenario's`, valueName: 'NAME|FILE' },
     autoscaler: { type: 'string', description: 'hpa: emulated HPA as the topology defines it; none: fixed at minReplicas; static-max: fixed at maxReplicas', default: 'hpa', valueName: 'MODE' },
-    seed: { type: 'string', description: 'random seed (same seed, same output bytes)', default: '1', valueName: 'N' },
+    seed: { type: 'string', description: 'random seed, default 1 (same seed, same output bytes)', valueName: 'N' },
     seeds: { type: 'string', description: 'run one episode per seed (e.g. 1-5 or 1,4,9) and print each plus mean ± 95 % confidence interval', valueName: 'LIST' },
     duration: { type: 'string', description: "episode length in seconds (default: the scenario's)", valueName: 'S' },
     out: { type: 'string', description: 'write the per-second, per-service time series (.csv or .json)', valueName: 'FILE' },
@@ -173,12 +173,13 @@ export function seedsTable(header: { topology: string; scenario: string; autosca
     if (columns.find((c) => c.field === field)!.percent) return (v * 100).toFixed(1);
     return field === 'resilience' ? v.toFixed(4) : v.toFixed(0);
   };
-  const widths = columns.map((c) => Math.max(c.label.length, 10));
+  const labels = columns.map((c) => (c.percent ? `${c.label} %` : c.label));
+  const widths = labels.map((l) => Math.max(l.length, 8));
   const row = (first: string, cells: string[]): string => `  ${first.padEnd(6)}${cells.map((c, i) => c.padStart(widths[i]! + 2)).join('')}`;
   const lines = [
     `${header.scenario} on ${header.topology}, autoscaler ${header.autoscaler}, ${header.seeds.length} seed${header.seeds.length === 1 ? '' : 's'} (${header.seeds.join(', ')}), ${header.durationSeconds} s each`,
     '',
-    row('seed', columns.map((c) => (c.percent ? `${c.label} %` : c.label))),
+    row('seed', labels),
   ];
   for (const e of episodes) lines.push(row(String(e.seed), columns.map((c) => fmt(c.field, e.metrics[c.field]))));
   lines.push(row('mean', columns.map((c) => fmt(c.field, summary[c.field]?.mean ?? null))));

@@ -66,7 +66,7 @@ export const DEFAULT_TRANSITION_CONFIG: TransitionConfig = {
   train: { epochs: 40, batchSize: 64, learningRate: 1e-3, patience: 6, weightDecay: 1e-4 },
   validationFraction: 0.15,
   replayTolerance: 0.5,
-  replayMinCount: 3,
+  replayMinCount: 6,
   faultWindowSeconds: DEFAULT_FAULT_WINDOW_SECONDS,
   calibrationHorizon: 10,
 };

@@ -44,6 +44,8 @@ export interface MappoConfig {
   maxGradNorm: number;
   /** Normalise advantages per minibatch (zero mean, unit std). */
   normaliseAdvantages: boolean;
+  /** Divide each agent's rewards by the std of its calibration returns, so the critic sees O(1) targets. */
+  normaliseRewards: boolean;
   /** Hidden layer sizes of actors and critic. */
   hidden: number[];
   /** Hidden activation. */
@@ -78,6 +80,7 @@ export const DEFAULT_MAPPO_CONFIG: MappoConfig = {
   minibatches: 4,
   maxGradNorm: 0.5,
   normaliseAdvantages: true,
+  normaliseRewards: true,
   hidden: [64, 64],
   activation: 'tanh',
   seed: 1,
@@ -227,19 +230,35 @@ export function collectEpisode(env: MarlEnv, policy: PolicySet | null, seed: num
 }
 
 /** Raw observations of calibration episodes, to freeze normalisation. */
-export function calibrationRows(env: MarlEnv, seeds: number[]): { obs: Float32Array[][]; states: Float32Array[] } {
+export interface Calibration {
+  obs: Float32Array[][];
+  states: Float32Array[];
+  /** Per agent: discounted returns-to-go of every calibration step (for the reward scale). */
+  returns?: number[][];
+}
+
+export function calibrationRows(env: MarlEnv, seeds: number[], gamma = 0.99): Calibration {
   const obs: Float32Array[][] = env.spec.agents.map(() => []);
   const states: Float32Array[] = [];
+  const returns: number[][] = env.spec.agents.map(() => []);
   seeds.forEach((seed, i) => {
     const t = collectEpisode(env, null, seed, i, 'random');
     env.spec.agents.forEach((agent, k) => {
       const size = agent.features.length;
       const a = t.agents[k]!;
       for (let r = 0; r < a.actions.length; r++) obs[k]!.push(a.obs.slice(r * size, (r + 1) * size));
+      const S = agent.slots.length;
+      for (let s = 0; s < S; s++) {
+        let g = 0;
+        for (let step = t.steps - 1; step >= 0; step--) {
+          g = a.rewards[step * S + s]! + gamma * g;
+          returns[k]!.push(g);
+        }
+      }
     });
     for (let r = 0; r < t.steps; r++) states.push(t.states.slice(r * env.spec.stateSize, (r + 1) * env.spec.stateSize));
   });
-  return { obs, states };
+  return { obs, states, returns };
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -334,6 +353,8 @@ export interface TrainerState {
   criticOpt: Adam;
   obsNorm: Normalisation[];
   stateNorm: Normalisation;
+  /** Per agent: rewards are divided by this before GAE (frozen value normalisation; 1 = off). */
+  rewardScale: number[];
   history: IterationLog[];
   converged: boolean;
 }
@@ -346,7 +367,7 @@ export function criticInputSize(spec: MarlEnvSpec): number {
   return spec.stateSize + spec.agents.length + maxSlots;
 }
 
-export function createTrainer(spec: MarlEnvSpec, config: MappoConfig, calibration: { obs: Float32Array[][]; states: Float32Array[] }): TrainerState {
+export function createTrainer(spec: MarlEnvSpec, config: MappoConfig, calibration: Calibration): TrainerState {
   const rng = new Rng(config.seed);
   const actors = spec.agents.map((a, k) => TrainableMlp.init([a.features.length, ...config.hidden, a.actions.length], config.activation, rng.fork(k), 0.01));
   const critic = TrainableMlp.init([criticInputSize(spec), ...config.hidden, 1], config.activation, rng.fork(1000), 1);
@@ -358,6 +379,13 @@ export function createTrainer(spec: MarlEnvSpec, config: MappoConfig, calibratio
     criticOpt: new Adam(critic.params.length),
     obsNorm: spec.agents.map((a, k) => statistics(calibration.obs[k]!, a.features.length)),
     stateNorm: statistics(calibration.states, spec.stateSize),
+    rewardScale: spec.agents.map((_, k) => {
+      const rs = config.normaliseRewards ? calibration.returns?.[k] ?? [] : [];
+      if (rs.length < 2) return 1;
+      const mean = rs.reduce((a, b) => a + b, 0) / rs.length;
+      const sd = Math.sqrt(rs.reduce((a, b) => a + (b - mean) ** 2, 0) / rs.length);
+      return sd > 1e-6 ? sd : 1;
+    }),
     history: [],
     converged: false,
   };
@@ -406,7 +434,7 @@ export async function trainIteration(spec: MarlEnvSpec, state: TrainerState, con
         inputs.forEach((x, i) => batch.set(x, i * x.length));
         const values = state.critic.forward(batch, inputs.length).out;
         const rewards = new Float64Array(traj.steps);
-        for (let t = 0; t < traj.steps; t++) rewards[t] = a.rewards[t * S + s]!;
+        for (let t = 0; t < traj.steps; t++) rewards[t] = a.rewards[t * S + s]! / state.rewardScale[k]!;
         const { advantages, returns } = computeGae(rewards, values, config.gamma, config.gaeLambda);
         for (let t = 0; t < traj.steps; t++) {
           const row = t * S + s;

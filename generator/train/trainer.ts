@@ -46,7 +46,7 @@ export async function runTraining(envSpec: EnvSpec, config: MappoConfig, opts: T
     state = readCheckpoint(opts.checkpointPath, env.spec, config, identity);
   } else {
     const seeds = Array.from({ length: config.calibrationEpisodes }, (_, i) => episodeSeed(config.seed, -1, i));
-    state = createTrainer(env.spec, config, calibrationRows(env, seeds));
+    state = createTrainer(env.spec, config, calibrationRows(env, seeds, config.gamma));
   }
   const pool = createRolloutPool(envSpec, opts.workers);
   let iterationsRun = 0;
@@ -74,6 +74,7 @@ interface CheckpointDocument {
   critic: { sizes: number[]; weights: string; adam: ReturnType<Adam['state']> };
   obsNorm: TrainerState['obsNorm'];
   stateNorm: TrainerState['stateNorm'];
+  rewardScale: number[];
   history: IterationLog[];
 }
 
@@ -87,6 +88,7 @@ export function writeCheckpoint(path: string, state: TrainerState, identity: str
     critic: { sizes: state.critic.sizes, weights: encodeWeights(state.critic.params), adam: state.criticOpt.state() },
     obsNorm: state.obsNorm,
     stateNorm: state.stateNorm,
+    rewardScale: state.rewardScale,
     history: state.history,
   };
   mkdirSync(dirname(path), { recursive: true });
@@ -119,5 +121,5 @@ export function readCheckpoint(path: string, spec: MarlEnvSpec, config: MappoCon
   const criticOpt = new Adam(critic.params.length);
   criticOpt.restore(doc.critic.adam);
   if (actors.length !== spec.agents.length) throw new KarmaError('the checkpoint has another number of agents', { where: path });
-  return { iteration: doc.iteration, converged: doc.converged, actors, actorOpt, critic, criticOpt, obsNorm: doc.obsNorm, stateNorm: doc.stateNorm, history: doc.history };
+  return { iteration: doc.iteration, converged: doc.converged, actors, actorOpt, critic, criticOpt, obsNorm: doc.obsNorm, stateNorm: doc.stateNorm, rewardScale: doc.rewardScale, history: doc.history };
 }

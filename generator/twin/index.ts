@@ -4,7 +4,8 @@
  *
  * ```ts
  * import { createSimulation, loadScenario, topologyOfScenario } from './generator/twin/index.ts';
- * const scenario = loadScenario('ddos');                  // built-in name or YAML path
+ * const scenario = loadScenario('ddos');                  // built-in name, `online-boutique/ddos`, or YAML path
+ * // loadScenario('ddos', cwd, { topology: 'online-boutique' }) takes that topology's variant of a built-in name
  * const topology = topologyOfScenario(scenario);          // or loadTopology('online-boutique')
  * const sim = createSimulation({ topology, scenario, seed: 7 });   // tickSeconds?: 1, autoscaler?: 'hpa'
  * while (!sim.done) {

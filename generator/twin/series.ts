@@ -13,7 +13,7 @@ export const SERIES_FIELDS = [
   'queue', // requests waiting at the end of the second
   'replicas', // pods that exist (any state)
   'ready', // pods Running and Ready
-  'p95LatencyMs', // 95th-percentile latency of the requests completed in the second
+  'p95LatencyMs', // 95th-percentile latency of the requests completed in the second, including the wait for the calls they make
   'cpuUtilization', // mean CPU usage of ready pods / CPU request (true value, not the metrics view)
   'capacityRps', // requests/s the ready pods could serve
   'failedPods', // pods crashed (in back-off or restarting after a crash) or on a lost node

@@ -668,7 +668,8 @@ export class Simulation {
    * time; new arrivals are spread evenly over the tick. A request at FIFO position k completes k/μ
    * after the tick starts, so its queueing wait is linear in k within a cohort (a "segment"). On top,
    * each ready pod behaves as an M/M/1 server at utilisation ρ (capped at 0.95), whose sojourn time
-   * is exponential with rate μ_pod(1 − ρ). Latency = base + fluid wait + M/M/1 sojourn.
+   * is exponential with rate μ_pod(1 − ρ). Latency = base + fluid wait + M/M/1 sojourn + the time the
+   * request waits on its calls (downstreamLatency, the same for every request of the tick).
    * Returns the number of requests served.
    */
   private serve(s: number, t: number, dt: number, arriving: number, row: number): number {

@@ -121,14 +121,12 @@ export class KubeApiServer {
   static async start(opts: { now?: () => number } = {}): Promise<KubeApiServer> {
     const pki = createTestPki('kube-api test CA');
     const tls = pki.issue('kube-apiserver');
-    let instance: KubeApiServer | undefined;
-    const server = createServer({ key: tls.keyPem, cert: tls.certPem }, (req, res) => {
-      void instance!.handle(req, res);
-    });
+    const server = createServer({ key: tls.keyPem, cert: tls.certPem });
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
     const addr = server.address();
     if (addr === null || typeof addr === 'string') throw new Error('kube-api: no port');
-    instance = new KubeApiServer(server, `https://127.0.0.1:${addr.port}`, pki, opts.now ?? (() => Date.now()));
+    const instance = new KubeApiServer(server, `https://127.0.0.1:${addr.port}`, pki, opts.now ?? (() => Date.now()));
+    server.on('request', (req: IncomingMessage, res: ServerResponse) => void instance.handle(req, res));
     return instance;
   }
 

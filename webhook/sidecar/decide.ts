@@ -89,7 +89,7 @@ export function evaluateAgents(bundle: PolicyBundle, history: readonly ClusterSn
 }
 
 export type PlanKind = 'apply' | 'fallback' | 'hold' | 'paused' | 'unchanged';
-export type FallbackCause = 'stale_metrics' | 'missing_metrics' | 'low_confidence' | 'invalid_bundle';
+export type FallbackCause = 'stale_metrics' | 'missing_metrics' | 'low_confidence' | 'invalid_bundle' | 'no_bundle';
 
 export interface HpaPlan {
   kind: PlanKind;
@@ -115,6 +115,8 @@ export interface PlanInput {
   bundle: PolicyBundle | undefined;
   /** Why the bundle naming this HPA was refused (digest or schema), when it was. */
   bundleProblem?: string;
+  /** The bundle named by the HPA's bundle annotation no longer exists. */
+  bundleGone?: boolean;
   target: BundleTarget | undefined;
   guards: Guards | undefined;
   verdicts: AgentVerdict[];
@@ -168,6 +170,7 @@ export function planHpa(input: PlanInput): HpaPlan {
     };
   };
 
+  if (input.bundleGone) return fallback('no_bundle', `the bundle ${annotations[BUNDLE_ANNOTATION] ?? ''} no longer exists`);
   if (!bundle || !guards || !input.target) return fallback('invalid_bundle', `the bundle was refused (${input.bundleProblem ?? 'no valid bundle governs this HPA'})`);
   const service = input.target.service;
   const health = input.health;

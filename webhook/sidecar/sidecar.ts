@@ -6,7 +6,7 @@
  */
 import { performance } from 'node:perf_hooks';
 import { guardsFor, targetFor, type PolicyBundle } from '../../policies/bundle.ts';
-import { BUNDLE_ANNOTATION, GOVERNED_LABEL } from '../../policies/annotations.ts';
+import { BUNDLE_ANNOTATION, DECISION_ANNOTATION, GOVERNED_LABEL } from '../../policies/annotations.ts';
 import type { ClusterSnapshot } from '../../policies/snapshot.ts';
 import type { Scheduler } from './clock.ts';
 import { ApiError, type ClusterPort, type HpaObject, type PatchMode } from './cluster-port.ts';
@@ -72,6 +72,7 @@ export class Sidecar {
       namespace: opts.namespace,
       log,
       onLoad: (key, b) => {
+        this.telemetry.set('karma_sidecar_bundles', 'PolicyBundles in force (last good versions)', this.bundles.goodBundles().length);
         log(`policy bundle ${key} loaded: version ${b.spec.version}, ${b.spec.agents.length} agents, digest ${b.spec.digest}`);
         this.telemetry.inc('karma_sidecar_bundle_loads_total', 'PolicyBundle versions loaded', { bundle: key });
       },
@@ -90,6 +91,8 @@ export class Sidecar {
         retryPeriodSeconds: le.retryPeriodSeconds ?? 5,
         onChange: (leading, holder) => {
           log(leading ? `${opts.identity} leads` : `${opts.identity} follows ${holder ?? '(nobody)'}`);
+          this.telemetry.set('karma_sidecar_leader', 'Whether this replica holds the lease (1) or not (0)', leading ? 1 : 0);
+          this.telemetry.inc('karma_sidecar_leader_changes_total', 'Times this replica gained or lost the lease');
         },
       });
     }
@@ -180,17 +183,22 @@ export class Sidecar {
     const outcomes: HpaOutcome[] = [];
     for (const { hpa, gov } of governed) {
       let bundleProblem: string | undefined;
+      let bundleGone = false;
       if (!gov) {
-        // Governed by label but no valid bundle claims it: fall back only if a refused bundle names it.
+        // Labelled but claimed by no valid bundle: act only on an HPA a bundle governed before, giving
+        // it back its base spec when that bundle was refused or deleted.
         const named = hpa.metadata.annotations?.[BUNDLE_ANNOTATION]?.split('@')[0];
-        const entry = named ? this.bundles.entries.get(named) : undefined;
-        if (!entry?.refused) continue;
-        bundleProblem = entry.refused.errors.slice(0, 2).join('; ');
+        if (!named || !hpa.metadata.annotations?.[DECISION_ANNOTATION]) continue;
+        const entry = this.bundles.entries.get(named);
+        if (entry?.refused) bundleProblem = entry.refused.errors.slice(0, 2).join('; ');
+        else if (!entry) bundleGone = true;
+        else continue;
       }
       const input = {
         nowMs: now,
         bundle: gov?.bundle,
         bundleProblem,
+        bundleGone,
         target: gov?.target,
         guards: gov ? guardsFor(gov.bundle, gov.target) : undefined,
         verdicts: gov ? verdicts.get(gov.bundle) ?? [] : [],

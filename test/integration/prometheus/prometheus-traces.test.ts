@@ -1,10 +1,13 @@
 import { createServer, type Server } from 'node:http';
-import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readPrometheusExport, readPrometheusLive } from '../../../generator/model/readers/prometheus.ts';
 import { isKarmaError } from '../../../policies/errors.ts';
+import { main } from '../../../generator/cli/main.ts';
+import { captureIo } from '../../support/io.ts';
+import { stringify } from 'yaml';
 import { prometheusAvailable, startPrometheus, type RunningPrometheus } from '../../support/prometheus.ts';
 import { knownMapping, knownOpenMetrics, knownSeries, SERVICES, STEPS } from './known-series.ts';
 
@@ -44,6 +47,17 @@ describe.runIf(prometheusAvailable())('traces from a real Prometheus', () => {
     const fromFiles = readPrometheusExport(join(saved, 'mapping.yaml'));
     const live = await readPrometheusLive(prom.url, knownMapping(), { start: known.start, end: known.end, stepSeconds: known.step });
     for (const s of SERVICES) expect(Array.from(fromFiles.services[s]!.metrics.cpu!)).toEqual(Array.from(live.services[s]!.metrics.cpu!));
+  });
+
+  it('karma-hpa model --prometheus fits a twin from the live server', async () => {
+    writeFileSync(join(saved, 'live-mapping.yaml'), stringify(knownMapping()));
+    const io = captureIo({ cwd: saved });
+    const code = await main(['model', '--prometheus', prom.url, '--mapping', 'live-mapping.yaml', '--start', new Date(known.start * 1000).toISOString(), '--end', String(known.end), '--step', '60', '--out', 'live-twin.json', '--ensemble', '1', '--epochs', '1', '--hidden', '4'], io);
+    expect(io.stderr()).toMatch(/loaded 2 services × 60 steps of 60 s/);
+    expect(code).toBe(0);
+    const twin = JSON.parse(readFileSync(join(saved, 'live-twin.json'), 'utf8')) as { provenance: { source: string; files: { path: string }[] } };
+    expect(twin.provenance.source).toBe(prom.url);
+    expect(twin.provenance.files.map((f) => f.path)).toContain('query:frontend.cpu');
   });
 
   it('refuses a query without series and names the mapping entry', async () => {

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { ManualScheduler } from '../../../webhook/sidecar/clock.ts';
-import { parseDecision, DECISION_ANNOTATION, BUNDLE_ANNOTATION, PAUSED_ANNOTATION } from '../../../policies/annotations.ts';
+import { formatDecision, parseDecision, DECISION_ANNOTATION, BUNDLE_ANNOTATION, PAUSED_ANNOTATION } from '../../../policies/annotations.ts';
 import { BUNDLE_API, HPA_API, HPAS, KubeApiServer, type KubeObject } from '../../support/kube-api.ts';
 import { startBackfilledPrometheus, type PrometheusHandle } from '../../support/prometheus-sidecar.ts';
 import { annotationsOf, seedService, shopBundle, specOf, trafficSeries, type BundleOptions } from './fixtures.ts';
@@ -8,7 +8,7 @@ import { eventsFor, makeSidecar } from './harness.ts';
 
 // Traffic of every test namespace: 50 requests/s for 2 minutes, then 200/s until T0 + 600 s; no data after.
 const T0 = Math.floor(Date.now() / 3_600_000) * 3600 - 3 * 3600;
-const NAMESPACES = ['apply', 'guards', 'conflict', 'shadow', 'stale', 'paused', 'watch', 'invalid', 'fault', 'leader', 'refused'];
+const NAMESPACES = ['apply', 'guards', 'conflict', 'shadow', 'stale', 'paused', 'watch', 'invalid', 'fault', 'leader', 'refused', 'deleted'];
 const at = (seconds: number) => (T0 + seconds) * 1000;
 
 let api: KubeApiServer;
@@ -107,7 +107,7 @@ describe('sidecar against the Kubernetes API and Prometheus', () => {
     await sidecar.stop();
   });
 
-  it('retries a 409 Conflict after re-reading, and waits out 429 Retry-After', async () => {
+  it('retries a 409 Conflict after re-reading, waits out 429 Retry-After and backs off on 503', async () => {
     setup('conflict');
     const { sidecar } = makeSidecar(api, clock, prometheus.url, { namespace: 'conflict' });
     let interfered = false;
@@ -124,10 +124,12 @@ describe('sidecar against the Kubernetes API and Prometheus', () => {
     });
     // The retry after re-reading is throttled once.
     api.injectFault({ status: 429, retryAfterSeconds: 7, count: 1, match: () => api.requestsTo('PATCH', '/namespaces/conflict/').length === 2 });
+    // Then the server fails once: backed off and retried.
+    api.injectFault({ status: 503, count: 1, match: () => api.requestsTo('PATCH', '/namespaces/conflict/').length === 3 });
     await sidecar.start();
     await clock.advance(195_000);
     const patches = api.requestsTo('PATCH', '/namespaces/conflict/horizontalpodautoscalers/web');
-    expect(patches.map((p) => p.status)).toEqual([409, 429, 200]);
+    expect(patches.map((p) => p.status)).toEqual([409, 429, 503, 200]);
     expect(specOf(hpaOf('conflict')).minReplicas).toBe(4);
     // The other writer's change survived the retry.
     expect(hpaOf('conflict')!.metadata.labels?.team).toBe('checkout');
@@ -257,7 +259,10 @@ describe('sidecar against the Kubernetes API and Prometheus', () => {
     tampered.spec.guards.maxStep = 3;
     api.put(BUNDLE_API, 'policybundles', tampered as unknown as KubeObject);
     // The HPA still carries an earlier decision (min 5) from that bundle.
-    seedService(api, { namespace: 'refused', service: 'web', minReplicas: 2, maxReplicas: 10, replicas: 5, annotations: { [BUNDLE_ANNOTATION]: 'refused/shop-policy@0.9.0' } });
+    const earlier = formatDecision({ bundle: 'refused/shop-policy', bundleVersion: '0.9.0', agent: 'surge-web', role: 'ddos-manager', replicaChange: 3,
+      minReplicas: 5, maxReplicas: 10, reason: 'earlier', time: new Date(at(-600)).toISOString().replace(/\.\d{3}Z$/, 'Z') });
+    seedService(api, { namespace: 'refused', service: 'web', minReplicas: 2, maxReplicas: 10, replicas: 5,
+      annotations: { [BUNDLE_ANNOTATION]: 'refused/shop-policy@0.9.0', [DECISION_ANNOTATION]: earlier } });
     const h = hpaOf('refused')!;
     api.put(HPA_API, HPAS, { ...h, spec: { ...(h.spec as object), minReplicas: 5 } });
     const { sidecar } = makeSidecar(api, clock, prometheus.url, { namespace: 'refused' });
@@ -266,6 +271,21 @@ describe('sidecar against the Kubernetes API and Prometheus', () => {
     expect(specOf(hpaOf('refused')).minReplicas).toBe(2);
     expect(sidecar.lastTick?.outcomes[0]?.plan.fallbackCause).toBe('invalid_bundle');
     expect(decisionOf('refused').reason).toContain('/spec/digest');
+    await sidecar.stop();
+  });
+
+  it('gives an HPA its base spec back when its bundle is deleted', async () => {
+    setup('deleted');
+    const { sidecar } = makeSidecar(api, clock, prometheus.url, { namespace: 'deleted' });
+    await sidecar.start();
+    await clock.advance(240_000);
+    expect(specOf(hpaOf('deleted')).minReplicas).toBe(4);
+    api.remove(BUNDLE_API, 'policybundles', 'deleted', 'shop-policy');
+    await vi.waitFor(() => expect(sidecar.bundles.goodBundles()).toHaveLength(0));
+    await clock.advance(15_000);
+    expect(specOf(hpaOf('deleted')).minReplicas).toBe(2);
+    expect(decisionOf('deleted')).toMatchObject({ agent: 'fallback', minReplicas: 2 });
+    expect(sidecar.lastTick?.outcomes[0]?.plan.fallbackCause).toBe('no_bundle');
     await sidecar.stop();
   });
 

@@ -132,3 +132,43 @@ describe('karma-hpa analyze', () => {
     expect(existsSync(join(dir, 'x'))).toBe(false);
   });
 });
+
+describe('karma-hpa analyze on a training directory', () => {
+  it('records trajectories in the twin from policies.json, reads curves.json and summary.json, and analyses them', async () => {
+    const { chainedServicesExample } = await import('../../../generator/bundle/example.ts');
+    const bundle = chainedServicesExample();
+    const dir = mkdtempSync(join(tmpdir(), 'karma-analyze-train-'));
+    mkdirSync(join(dir, 'train'));
+    writeFileSync(join(dir, 'train', 'policies.json'), JSON.stringify({ method: 'mas', roleMode: 'hard', organisation: bundle.spec.organisation, agents: bundle.spec.agents }));
+    writeFileSync(join(dir, 'train', 'curves.json'), JSON.stringify({ converged: false, iterations: [
+      { iteration: 0, meanReturn: 100, stdReturn: 5, policyLoss: -0.02, valueLoss: 300, entropy: 1.9, approxKl: 0.01, clipFraction: 0.1, envSteps: 40, summary: {} },
+      { iteration: 1, meanReturn: 120, stdReturn: 4, policyLoss: -0.03, valueLoss: 250, entropy: 1.8, approxKl: 0.01, clipFraction: 0.08, envSteps: 80, summary: {} },
+    ] }));
+    writeFileSync(join(dir, 'train', 'summary.json'), JSON.stringify({ topology: 'chained-services', summary: [
+      { scenario: 'ddos', method: 'mas', seeds: 2, successRate: { mean: 0.9, halfWidth: 0.05 }, recoverySeconds: { mean: 40, halfWidth: 3 }, replicaSeconds: { mean: 9000, halfWidth: 10 } },
+      { scenario: 'ddos', method: 'default-hpa', seeds: 2, successRate: { mean: 0.7, halfWidth: 0.02 } },
+    ] }));
+    const io = capture(dir);
+    expect(await main(['analyze', '--run', 'train', '--topology', 'chained-services', '--scenarios', 'ddos', '--seeds', '2', '--out', 'report'], io)).toBe(0);
+    expect(io.stderr()).toMatch(/recorded 1 scenario × 2 seeds into .*recorded\.json/);
+    const md = readFileSync(join(dir, 'report', 'report.md'), 'utf8');
+    expect(md).toContain('Source: `summary.json`');
+    expect(md).toContain('| `ddos` | `mas` | 2 | 90.0 % | 85.0 % – 95.0 % | 40.0 | 9000 |');
+    expect(md).toMatch(/\| `ddos-manager` \| policy \| /);
+    expect(md).toContain('![training curves](plots/training.svg)');
+    expect(seriesNames(readFileSync(join(dir, 'report', 'plots', 'training.svg'), 'utf8'))).toEqual(['approxKl', 'clipFraction', 'entropy', 'meanReturn', 'policyLoss', 'valueLoss']);
+    expect(seriesNames(readFileSync(join(dir, 'report', 'plots', 'scenario-ddos.svg'), 'utf8'))).toEqual(Array(4).fill(['default-hpa', 'mas']).flat());
+    // The distilled rules go into the bundle as they are: the sealed bundle validates.
+    const { sealBundle, validateBundle } = await import('../../../policies/bundle.ts');
+    const summary = JSON.parse(readFileSync(join(dir, 'report', 'analysis.json'), 'utf8')) as { agents: { name: string; rules: unknown[]; ruleFidelity: number }[] };
+    const withRules = structuredClone(bundle);
+    for (const a of withRules.spec.agents) {
+      const distilled = summary.agents.find((x) => x.name === a.name)!;
+      a.rules = distilled.rules as typeof a.rules;
+      a.ruleFidelity = Math.round(distilled.ruleFidelity * 1000) / 1000;
+    }
+    expect(withRules.spec.agents.some((a) => (a.rules ?? []).length > 0)).toBe(true);
+    const verdict = validateBundle(sealBundle(withRules));
+    expect(verdict.ok ? [] : verdict.errors).toEqual([]);
+  });
+});

@@ -91,6 +91,9 @@ describe('rule distillation', () => {
     expect(r.fidelity).toBeLessThan(1);
     const deep = distilAgent('bottleneck-manager', episodes, { seed: 1, maxDepth: 4, minSamplesLeaf: 2 }, policy);
     expect(deep.fidelity).toBeGreaterThan(r.fidelity);
+    expect(deep.fidelityByDepth.map((f) => f.maxDepth)).toEqual([2, 4, 6]);
+    expect(deep.fidelityByDepth.find((f) => f.maxDepth === 4)!.fidelity).toBe(deep.fidelity);
+    expect(r.fidelityByDepth.find((f) => f.maxDepth === 3)!.fidelity).toBeGreaterThan(r.fidelity);
   });
 
   it('writes rules as sentences with units', () => {

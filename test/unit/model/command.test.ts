@@ -1,6 +1,7 @@
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
 import { main } from '../../../generator/cli/main.ts';
 import { captureIo } from '../../support/io.ts';
@@ -30,6 +31,14 @@ describe('karma-hpa model', () => {
     expect(svg).toMatch(/^<svg xmlns/);
     expect(svg).toContain('frontend latencyP90: 10-step-ahead prediction vs real');
     expect(svg).toContain('plot-area-1');
+  });
+
+  it('reads saved Prometheus responses through a mapping file', async () => {
+    const io = captureIo({ cwd: out });
+    const mapping = fileURLToPath(new URL('../../fixtures/model/prometheus/mapping.yaml', import.meta.url));
+    expect(await main(['model', '--traces', mapping, '--out', 'prom-twin.json', ...TINY], io)).toBe(0);
+    expect(io.stderr()).toMatch(/loaded 2 services × 60 steps of 60 s from mapping\.yaml/);
+    expect(io.stdout()).toMatch(/frontend\s+latencyP90/);
   });
 
   it('--json prints the report as JSON', async () => {

@@ -4,7 +4,8 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 export const SLICE_DIR = fileURLToPath(new URL('../../fixtures/model/nezha-slice/', import.meta.url));
-export const REAL_TRACE_DIR = '/work/shared/data/traces/online-boutique-nezha';
+/** The shared real trace, beside the working tree (override with KARMA_TRACE_DIR). */
+export const REAL_TRACE_DIR = process.env.KARMA_TRACE_DIR ?? fileURLToPath(new URL('../../../../shared/data/traces/online-boutique-nezha/', import.meta.url));
 export const FRONTEND_FILE = 'frontend-579b9bff58-t2dbm_metric.csv';
 export const CART_FILE = 'cartservice-579f59597d-wc2lz_metric.csv';
 export const CATALOG_FILE = 'productcatalogservice-668d5f85fb-wckp8_metric.csv';

@@ -37,6 +37,7 @@ describe('planHpa', () => {
     ['missing metrics fall back', { hpa: hpa({ min: 5 }), health: { ageSeconds: 0, missing: ['no samples'] } }, { kind: 'fallback', min: 2, max: 10, patched: true, cause: 'missing_metrics' }],
     ['low confidence falls back', { hpa: hpa({ min: 5 }), verdicts: [verdict(2, 0.3)] }, { kind: 'fallback', min: 2, max: 10, patched: true, cause: 'low_confidence' }],
     ['no valid bundle falls back', { hpa: hpa({ min: 5 }), bundle: undefined, guards: undefined, target: undefined, bundleProblem: 'digest' }, { kind: 'fallback', min: 2, max: 10, patched: true, cause: 'invalid_bundle' }],
+    ['a deleted bundle gives the base spec back', { hpa: hpa({ min: 5 }), bundle: undefined, guards: undefined, target: undefined, bundleGone: true }, { kind: 'fallback', min: 2, max: 10, patched: true, cause: 'no_bundle' }],
     ['within the cooldown a change waits', { hpa: hpa({ annotations: previousDecision(30) }) }, { kind: 'hold', min: 2, max: 10, patched: false }],
     ['after the cooldown it applies', { hpa: hpa({ annotations: previousDecision(60) }) }, { kind: 'apply', min: 5, max: 10, patched: true }],
     ['the paused annotation stops decisions', { hpa: hpa({ annotations: { [PAUSED_ANNOTATION]: 'true' } }) }, { kind: 'paused', min: 2, max: 10, patched: false }],

@@ -131,6 +131,19 @@ describe('MAPPO', () => {
     expect(first!.meanReturn).toBeLessThan(4);
     expect(last!.meanReturn).toBeGreaterThan(6.5);
   });
+  it('freezes observation statistics and a per-agent reward scale from calibration', () => {
+    const env = new ToyCoordinationEnv(4);
+    const calibration = calibrationRows(env, [1, 2], 0.5);
+    // every slot's discounted returns-to-go: 4 per slot per episode
+    expect(calibration.returns!.map((r) => r.length)).toEqual([2 * 2 * 4, 2 * 1 * 4]);
+    const state = createTrainer(env.spec, config, calibration);
+    const rs = calibration.returns![1]!;
+    const mean = rs.reduce((a, b) => a + b, 0) / rs.length;
+    expect(state.rewardScale[1]).toBeCloseTo(Math.sqrt(rs.reduce((a, b) => a + (b - mean) ** 2, 0) / rs.length), 12);
+    expect(createTrainer(env.spec, { ...config, normaliseRewards: false }, calibration).rewardScale).toEqual([1, 1]);
+    // one-hot signal features have mean ≈ 1/3 and a non-zero std
+    expect(state.obsNorm[0]!.std[0]).toBeGreaterThan(0.2);
+  });
   it('convergence needs a small spread and a high enough mean', () => {
     const h = (xs: number[]): IterationLog[] => xs.map((meanReturn, iteration) => ({ iteration, meanReturn }) as IterationLog);
     const c = { convergenceWindow: 3, convergenceStd: 0.1, convergenceMean: 5 }; // spread below 10 % of the mean

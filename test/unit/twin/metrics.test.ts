@@ -88,6 +88,18 @@ describe('end-to-end success', () => {
     // Half of the requests make one call: 1 − 0.5 · (1 − 0.5) at t = 0.
     expect(endToEndSuccessRate(series, [0], [{ from: 0, to: 1, callRatio: 0.5 }])).toBeCloseTo((10 * 0.75 + 30) / 40);
   });
+
+  it('judges latency once, at the entry (whose latency includes its calls); a callee fails a request only by dropping it', () => {
+    // s0 → s1 → s2, one call each. At t = 0, s1 serves everything but late (its own SLO missed) and
+    // drops nothing; s2 drops a quarter; the entry serves 80 % within its SLO.
+    const series = seriesOf([[[10, 8, 1], [10, 0, 900], [10, 7.5, 1]]]);
+    const at = (s: number) => s * 12;
+    series.data[at(1) + F.served] = 10;
+    series.data[at(1) + F.dropped] = 0;
+    series.data[at(0) + F.dropped] = 0;
+    const edges = [{ from: 0, to: 1, callRatio: 1 }, { from: 1, to: 2, callRatio: 1 }];
+    expect(endToEndSuccessRate(series, [0], edges)).toBeCloseTo(0.8 * 1 * 0.75);
+  });
 });
 
 describe('confidence intervals', () => {

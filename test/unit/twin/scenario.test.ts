@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { join } from 'node:path';
 import { isKarmaError, type KarmaError } from '../../../policies/errors.ts';
-import { builtinScenarioNames, checkScenarioAgainstTopology, loadScenario, parseScenario, topologyOfScenario } from '../../../generator/twin/scenario.ts';
+import { builtinScenarioNames, builtinScenarioNamesFor, builtinScenarioRefs, builtinScenarioTopologies, checkScenarioAgainstTopology, loadScenario, parseScenario, topologyOfScenario } from '../../../generator/twin/scenario.ts';
 import { loadTopology } from '../../../generator/twin/topology.ts';
 import { createSimulation } from '../../../generator/twin/simulation.ts';
 import { FIXTURES } from './fixtures.ts';
@@ -32,6 +32,40 @@ describe('scenarios', () => {
       expect(s.durationSeconds).toBeLessThanOrEqual(900);
       expect(s.injectors.length).toBeGreaterThan(0);
       checkScenarioAgainstTopology(s, topologyOfScenario(s));
+    }
+  });
+
+  it('ships the same seven for online-boutique, found as online-boutique/<name> or by name with the topology', () => {
+    expect(builtinScenarioTopologies()).toEqual(['chained-services', 'online-boutique']);
+    expect(builtinScenarioNamesFor('online-boutique')).toEqual(builtinScenarioNames());
+    expect(builtinScenarioNamesFor('my-shop')).toEqual([]);
+    expect(builtinScenarioRefs()).toContain('online-boutique/node-loss');
+    expect(builtinScenarioRefs()).toContain('chained-services/ddos');
+    for (const name of builtinScenarioNames()) {
+      const qualified = loadScenario(`online-boutique/${name}`);
+      const byTopology = loadScenario(name, FIXTURES, { topology: 'online-boutique' });
+      expect(qualified).toEqual(byTopology);
+      expect(qualified.topologyRef).toBe('online-boutique');
+      expect(qualified.source).toBe(`built-in scenario "online-boutique/${name}"`);
+      expect(qualified.durationSeconds).toBeGreaterThanOrEqual(600);
+      expect(qualified.durationSeconds).toBeLessThanOrEqual(900);
+      checkScenarioAgainstTopology(qualified, topologyOfScenario(qualified));
+    }
+    // Without a topology, or for one with no variants, a plain name is the chained-services scenario.
+    expect(loadScenario('ddos').topologyRef).toBe('chained-services');
+    expect(loadScenario('ddos', FIXTURES, { topology: 'my-shop' }).topologyRef).toBe('chained-services');
+    expect(loadScenario('chained-services/ddos', FIXTURES, { topology: 'online-boutique' }).topologyRef).toBe('chained-services');
+    const unknown = errorOf(() => loadScenario('online-boutique/meteor'));
+    expect(unknown.message).toMatch(/unknown scenario "online-boutique\/meteor"/);
+    expect(unknown.hint).toMatch(/online-boutique\/<name>, or the name with --topology/);
+  });
+
+  it('the default HPA struggles in every online-boutique scenario but is not hopeless', () => {
+    for (const name of builtinScenarioNamesFor('online-boutique')) {
+      const s = loadScenario(`online-boutique/${name}`);
+      const m = createSimulation({ topology: topologyOfScenario(s), scenario: s, seed: 1 }).run().episodeMetrics();
+      expect(m.successRate, name).toBeLessThan(0.97);
+      expect(m.successRate, name).toBeGreaterThan(0.5);
     }
   });
 
