@@ -62,8 +62,20 @@ export interface OrganisationalFit {
   overall: number | undefined;
 }
 
+/** How often an agent chose each replica change. */
+export interface ActionProfile {
+  agent: string;
+  role: string;
+  source: 'greedy' | 'executed';
+  decisions: number;
+  /** Replica change → share of decisions. */
+  shares: Record<number, number>;
+  meanChange: number;
+}
+
 export interface Analysis {
   methods: string[];
+  actionProfiles: ActionProfile[];
   scenarios: string[];
   agentMethod: string | undefined;
   roles: RoleInference | undefined;
@@ -105,6 +117,7 @@ export function analyseRun(artifacts: RunArtifacts, options: AnalysisOptions = {
   const evaluation = artifacts.evaluation ?? evaluationFromEpisodes(episodes, options.baseline ?? (methods.includes('default-hpa') ? 'default-hpa' : undefined));
   return {
     methods,
+    actionProfiles: actionProfiles(agentEpisodes),
     scenarios,
     agentMethod,
     roles,
@@ -117,6 +130,29 @@ export function analyseRun(artifacts: RunArtifacts, options: AnalysisOptions = {
     evaluationSource: artifacts.evaluation ? (artifacts.evaluationFile ?? 'evaluation.json') : 'trajectories',
     fidelityTarget: options.fidelityTarget ?? 0.9,
   };
+}
+
+export function actionProfiles(episodes: readonly Episode[]): ActionProfile[] {
+  const streams = episodes.flatMap((e) => e.agents);
+  const greedy = streams.length > 0 && streams.every((s) => s.greedyActions !== undefined);
+  const names = [...new Set(streams.map((s) => s.agent))].sort();
+  return names.map((agent) => {
+    const mine = streams.filter((s) => s.agent === agent);
+    const counts = new Map<number, number>();
+    let total = 0;
+    let sum = 0;
+    for (const s of mine) {
+      const a = greedy ? s.greedyActions! : s.actions;
+      for (let t = 0; t < a.length; t++) {
+        counts.set(a[t]!, (counts.get(a[t]!) ?? 0) + 1);
+        sum += a[t]!;
+      }
+      total += a.length;
+    }
+    const shares: Record<number, number> = {};
+    for (const [change, n] of [...counts.entries()].sort((x, y) => x[0] - y[0])) shares[change] = n / Math.max(1, total);
+    return { agent, role: mine[0]!.role, source: greedy ? 'greedy' : 'executed', decisions: total, shares, meanChange: sum / Math.max(1, total) };
+  });
 }
 
 /** Per (scenario, method): means over seeds of the episodes' outcomes, success rate with a 95 % CI. */

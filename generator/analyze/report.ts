@@ -155,6 +155,13 @@ function rolesSection(a: Analysis, plots: Record<string, string>): string[] {
     yLabel: 'DTW distance (replicas)',
   });
   out.push('', '![dendrogram of decision streams, leaves coloured by assigned role](plots/roles-dendrogram.svg)');
+  if (a.actionProfiles.length > 0) {
+    const changes = [...new Set(a.actionProfiles.flatMap((p) => Object.keys(p.shares).map(Number)))].sort((x, y) => x - y);
+    out.push('', '### Action profiles', '', `Share of each agent's ${a.actionProfiles[0]!.source} decisions by replica change, over all its services and episodes.`, '');
+    out.push(table(['agent', 'role', 'decisions', ...changes.map((c) => (c > 0 ? `+${c}` : String(c))), 'mean change'], a.actionProfiles.map((p) => [
+      code(p.agent), code(p.role), String(p.decisions), ...changes.map((c) => (p.shares[c] ? pct(p.shares[c]!) : '')), signed(p.meanChange),
+    ])));
+  }
   const al = a.alignment;
   out.push('', '### Role alignment', '');
   if (!al) out.push('Not computed: the run has no organisation (`organisation.yaml` or a bundle), so the Action Guides are unknown.');

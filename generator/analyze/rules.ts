@@ -97,7 +97,8 @@ export function distilAgent(name: string, episodes: readonly Episode[], options:
   const test: Sample[] = [];
   withAgent.forEach((e, ei) => {
     for (const s of e.agents) {
-      if (s.agent !== name || s.features.length !== d) continue;
+      // Streams recorded with another observation cannot share one tree.
+      if (s.agent !== name || s.features.length !== d || s.features.some((f, i) => f !== features[i])) continue;
       for (let t = 0; t < streamSteps(s); t++) (testSet.has(ei) ? test : train).push({ stream: s, t });
     }
   });

@@ -185,9 +185,10 @@ export function recordRun(dir: string, topologyRef: string, scenarioRefs: string
   const doc = readJson(policiesPath) as { method?: string; roleMode?: RoleMode; organisation?: unknown; agents?: AgentPolicy[] };
   if (!doc || !Array.isArray(doc.agents) || doc.organisation === undefined) throw new KarmaError('expected { method, roleMode, organisation, agents } as written by karma-hpa train', { where: policiesPath });
   const organisation = validateOrganisation(doc.organisation, policiesPath);
+  const topology = loadTopology(topologyRef, cwd);
   const episodes = recordEpisodes({
-    topology: loadTopology(topologyRef, cwd),
-    scenarios: scenarioRefs.map((s) => loadScenario(s, cwd)),
+    topology,
+    scenarios: scenarioRefs.map((s) => loadScenario(s, cwd, { topology: topology.name })),
     seeds: evaluationSeeds(seedCount),
     trained: [{ name: doc.method ?? 'mas', organisation, agents: doc.agents, roleMode: doc.roleMode ?? 'hard' }],
   });

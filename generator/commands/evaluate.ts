@@ -47,7 +47,7 @@ Metrics are the twin's (generator/twin/metrics.ts); ± is the half-width of the 
     }
     const seeds = evaluationSeeds(intOpt(args, 'seeds', cmd, 5, 1, 1000));
     const topology = loadTopology(topologyRef, io.cwd);
-    const scenarios = scenarioRefs.map((s) => loadScenario(s, io.cwd));
+    const scenarios = scenarioRefs.map((s) => loadScenario(s, io.cwd, { topology: topology.name }));
     const trained = new Map<string, TrainedPolicies>();
     for (const dir of listOpt(args, 'policies')) {
       const t = readTrained(resolve(io.cwd, dir));

@@ -54,7 +54,7 @@ export const sidecarCommand: Command = {
     namespace: { type: 'string', valueName: 'NS', description: 'govern HPAs and read bundles in this namespace only (default: all)' },
     'metrics-port': { type: 'string', valueName: 'N', description: 'port of the /metrics endpoint (0: none)', default: '9464' },
     identity: { type: 'string', valueName: 'NAME', description: 'this replica\'s name in the lease (default: $POD_NAME or the host name)' },
-    'lease-namespace': { type: 'string', valueName: 'NS', description: 'namespace of the leader-election Lease (default: $POD_NAMESPACE, --namespace, or karma-hpa-system)' },
+    'lease-namespace': { type: 'string', valueName: 'NS', description: 'namespace of the leader-election Lease (default: $POD_NAMESPACE, --namespace, or karma-hpa)' },
     'no-leader-election': { type: 'boolean', description: 'run without a Lease (one replica only)' },
     'patch-strategy': { type: 'string', valueName: 'merge|apply', description: 'JSON merge patch with resourceVersion, or server-side apply', default: 'merge' },
     'pod-label': { type: 'string', valueName: 'KEY', description: 'label whose value is the service name on its pods', default: 'app' },
@@ -82,7 +82,7 @@ examples:
     const kc = kubeConfig(stringOpt(args, 'kubeconfig', 'sidecar'), io.env, where);
     const port = new KubeClusterPort(kc);
     const identity = stringOpt(args, 'identity', 'sidecar') ?? io.env.POD_NAME ?? hostname();
-    const leaseNamespace = stringOpt(args, 'lease-namespace', 'sidecar') ?? io.env.POD_NAMESPACE ?? namespace ?? 'karma-hpa-system';
+    const leaseNamespace = stringOpt(args, 'lease-namespace', 'sidecar') ?? io.env.POD_NAMESPACE ?? namespace ?? 'karma-hpa';
     const log = (line: string) => io.out(`${new Date(systemScheduler.now()).toISOString()} ${line}\n`);
     const sidecar = new Sidecar({
       port,

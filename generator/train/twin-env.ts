@@ -70,7 +70,7 @@ export class TwinEnv implements MarlEnv {
   constructor(opts: TwinEnvOptions) {
     this.opts = opts;
     this.topology = loadTopology(opts.topology, opts.cwd);
-    this.scenarios = opts.scenarios.map((s) => loadScenario(s, opts.cwd));
+    this.scenarios = opts.scenarios.map((s) => loadScenario(s, opts.cwd, { topology: this.topology.name }));
     const org = validateOrganisation(opts.organisation);
     this.bound = bindOrganisation(org, topologyServices(this.topology));
     this.maxStep = opts.maxStep ?? 3;

@@ -276,7 +276,7 @@ export class Sidecar {
         type: plan.kind === 'fallback' || result === 'failed' ? 'Warning' : 'Normal',
         reason: 'KarmaDecision',
         action: plan.kind === 'apply' ? 'Scale' : plan.kind === 'fallback' ? 'Fallback' : plan.kind === 'hold' ? 'Cooldown' : plan.kind === 'paused' ? 'Paused' : 'Keep',
-        message: message.length > 1000 ? `${message.slice(0, 997)}...` : message,
+        message: fitBytes(message, 1024),
         timeMs: this.opts.scheduler.now(),
         reportingInstance: this.opts.identity,
       });
@@ -286,6 +286,14 @@ export class Sidecar {
       this.opts.log?.(`${key}: event not recorded: ${e.message}`);
     }
   }
+}
+
+/** The API server refuses Event messages over 1 KiB; cut on a character boundary and mark the cut. */
+function fitBytes(text: string, limit: number): string {
+  if (Buffer.byteLength(text) <= limit) return text;
+  let cut = text.slice(0, limit - 3);
+  while (Buffer.byteLength(cut) > limit - 3) cut = cut.slice(0, -1);
+  return `${cut}...`;
 }
 
 function backoffMs(attempt: number): number {

@@ -82,6 +82,15 @@ describe('analysis report', () => {
     expect(md).toContain('read them as a summary of the policy, not as the policy');
   });
 
+  it('renders a run without agent streams (baselines only) and says what is missing', () => {
+    const baselines = episodes.filter((e) => e.method === 'default-hpa');
+    const a = analyseRun({ episodes: baselines });
+    const r = renderReport({ episodes: baselines }, a);
+    expect(r.markdown).toContain('No agent decision streams were recorded, so roles cannot be inferred.');
+    expect(Object.keys(r.plots)).toContain('scenario-ddos.svg');
+    for (const svg of Object.values(r.plots)) parseSvg(svg);
+  });
+
   it('is byte-identical for the same inputs', () => {
     const again = renderReport(artifacts, analyseRun(artifacts, { seed: 1, goals: { successThreshold: 0.98 } }));
     expect(again.markdown).toBe(report.markdown);
@@ -141,8 +150,8 @@ describe('karma-hpa analyze on a training directory', () => {
     mkdirSync(join(dir, 'train'));
     writeFileSync(join(dir, 'train', 'policies.json'), JSON.stringify({ method: 'mas', roleMode: 'hard', organisation: bundle.spec.organisation, agents: bundle.spec.agents }));
     writeFileSync(join(dir, 'train', 'curves.json'), JSON.stringify({ converged: false, iterations: [
-      { iteration: 0, meanReturn: 100, stdReturn: 5, policyLoss: -0.02, valueLoss: 300, entropy: 1.9, approxKl: 0.01, clipFraction: 0.1, envSteps: 40, summary: {} },
-      { iteration: 1, meanReturn: 120, stdReturn: 4, policyLoss: -0.03, valueLoss: 250, entropy: 1.8, approxKl: 0.01, clipFraction: 0.08, envSteps: 80, summary: {} },
+      { iteration: 0, meanReturn: 100, stdReturn: 5, policyLoss: -0.02, valueLoss: 300, entropy: 1.9, approxKl: 0.01, clipFraction: 0.1, envSteps: 40, summary: { successRate: 0.7 } },
+      { iteration: 1, meanReturn: 120, stdReturn: 4, policyLoss: -0.03, valueLoss: 250, entropy: 1.8, approxKl: 0.01, clipFraction: 0.08, envSteps: 80, summary: { successRate: 0.8 } },
     ] }));
     writeFileSync(join(dir, 'train', 'summary.json'), JSON.stringify({ topology: 'chained-services', summary: [
       { scenario: 'ddos', method: 'mas', seeds: 2, successRate: { mean: 0.9, halfWidth: 0.05 }, recoverySeconds: { mean: 40, halfWidth: 3 }, replicaSeconds: { mean: 9000, halfWidth: 10 } },
@@ -156,7 +165,7 @@ describe('karma-hpa analyze on a training directory', () => {
     expect(md).toContain('| `ddos` | `mas` | 2 | 90.0 % | 85.0 % – 95.0 % | 40.0 | 9000 |');
     expect(md).toMatch(/\| `ddos-manager` \| policy \| /);
     expect(md).toContain('![training curves](plots/training.svg)');
-    expect(seriesNames(readFileSync(join(dir, 'report', 'plots', 'training.svg'), 'utf8'))).toEqual(['approxKl', 'clipFraction', 'entropy', 'meanReturn', 'policyLoss', 'valueLoss']);
+    expect(seriesNames(readFileSync(join(dir, 'report', 'plots', 'training.svg'), 'utf8'))).toEqual(['approxKl', 'clipFraction', 'entropy', 'meanReturn', 'policyLoss', 'training successRate', 'valueLoss']);
     expect(seriesNames(readFileSync(join(dir, 'report', 'plots', 'scenario-ddos.svg'), 'utf8'))).toEqual(Array(4).fill(['default-hpa', 'mas']).flat());
     // The distilled rules go into the bundle as they are: the sealed bundle validates.
     const { sealBundle, validateBundle } = await import('../../../policies/bundle.ts');
