@@ -69,6 +69,8 @@ export interface BundleChangeExplanation {
   guards: GuardChange[];
   settings: { field: string; from: unknown; to: unknown }[];
   targets: { added: string[]; removed: string[]; changed: string[] };
+  /** Things a reviewer must look at even if nothing else changed. */
+  warnings: string[];
 }
 
 const HIGHER_IS_BETTER: Record<EvaluationMetric, boolean> = {
@@ -171,7 +173,21 @@ export function explainBundleChange(before: PolicyBundle, after: PolicyBundle): 
       rules.push({ agent: a.name, ...cmp, fidelity: { from: p.ruleFidelity, to: a.ruleFidelity } });
     }
   }
+  const warnings: string[] = [];
+  if (after.spec.evaluator === 'rules') {
+    for (const a of after.spec.agents) {
+      if (a.ruleFidelity === undefined) warnings.push(`the rules decide (evaluator: rules) but \`${a.name}\` has no measured rule fidelity`);
+      else if (a.ruleFidelity < 0.9) warnings.push(`the rules decide (evaluator: rules) but \`${a.name}\`'s rules reproduce only ${(a.ruleFidelity * 100).toFixed(1)} % of its policy's decisions`);
+    }
+  }
+  for (const m of metricChanges(before.spec.evaluation?.scenarios ?? [], after.spec.evaluation?.scenarios ?? [])) {
+    if (m.metric === 'successRate' && m.better === false && m.method !== after.spec.evaluation?.baseline) {
+      warnings.push(`success rate of \`${m.method}\` in \`${m.scenario}\` went down (${formatMetric(m.metric, m.from)} → ${formatMetric(m.metric, m.to)})`);
+    }
+  }
+  if (after.spec.paused && !before.spec.paused) warnings.push('the bundle is now paused: its agents make no decisions');
   return {
+    warnings,
     bundle: after.metadata.name,
     version: { from: before.spec.version, to: after.spec.version, change: actual, expected, consistent: rank(actual) >= rank(expected) },
     digest: { from: before.spec.digest, to: after.spec.digest },
@@ -271,6 +287,7 @@ export function renderBundleChange(e: BundleChangeExplanation): string {
   if (e.targets.added.length + e.targets.removed.length + e.targets.changed.length > 0) {
     lines.push(`- **Targets**: ${[...e.targets.added.map((t) => `${t} added`), ...e.targets.removed.map((t) => `${t} removed`), ...e.targets.changed.map((t) => `${t} changed`)].join('; ')}.`);
   }
+  if (e.warnings.length > 0) lines.push('', '> [!WARNING]', ...e.warnings.map((w) => `> - ${w}`));
   lines.push('', `Digest \`${e.digest.from}\` → \`${e.digest.to}\`.`);
 
   if (e.metrics.length > 0) {

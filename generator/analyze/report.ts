@@ -230,6 +230,7 @@ function rulesSection(a: Analysis, plots: Record<string, string>): string[] {
     yLabel: 'share of decisions reproduced',
     yDomain: [0, 1],
     showValues: true,
+    referenceLines: [{ y: a.fidelityTarget, label: `target ${pct(a.fidelityTarget)}` }],
   });
   out.push('', '![rule fidelity per agent](plots/rules-fidelity.svg)', '');
   for (const r of a.rules) {

@@ -65,6 +65,11 @@ const RESOURCE_TYPES: ResourceType[] = [
   { prefix: '/api/v1', plural: 'pods', kind: 'Pod', group: '', namespaced: true },
   { prefix: '/apis/metrics.k8s.io/v1beta1', plural: 'pods', kind: 'PodMetrics', group: 'metrics.k8s.io', namespaced: true },
   { prefix: '/apis/karma-hpa.io/v1alpha1', plural: 'policybundles', kind: 'PolicyBundle', group: 'karma-hpa.io', namespaced: true },
+  { prefix: '/apis/apps/v1', plural: 'deployments', kind: 'Deployment', group: 'apps', namespaced: true },
+  { prefix: '/api/v1', plural: 'namespaces', kind: 'Namespace', group: '', namespaced: false },
+  { prefix: '/apis/apiextensions.k8s.io/v1', plural: 'customresourcedefinitions', kind: 'CustomResourceDefinition', group: 'apiextensions.k8s.io', namespaced: false },
+  { prefix: '/apis/admissionregistration.k8s.io/v1', plural: 'validatingwebhookconfigurations', kind: 'ValidatingWebhookConfiguration', group: 'admissionregistration.k8s.io', namespaced: false },
+  { prefix: '/apis/admissionregistration.k8s.io/v1', plural: 'mutatingwebhookconfigurations', kind: 'MutatingWebhookConfiguration', group: 'admissionregistration.k8s.io', namespaced: false },
 ];
 
 export interface RecordedRequest {
@@ -167,7 +172,7 @@ export class KubeApiServer {
   /** Create or overwrite an object, e.g. `put('/apis/autoscaling/v2', 'horizontalpodautoscalers', hpa)`. */
   put(prefix: string, plural: string, obj: KubeObject): KubeObject {
     const type = this.typeOf(prefix, plural);
-    const ns = obj.metadata.namespace ?? 'default';
+    const ns = type.namespaced ? obj.metadata.namespace ?? 'default' : '';
     const key = keyOf(type, ns, obj.metadata.name);
     const existing = this.store.get(key);
     const stored = this.stamp(type, structuredClone(obj), ns, existing);
@@ -290,8 +295,10 @@ export class KubeApiServer {
     for (const type of RESOURCE_TYPES) {
       if (!path.startsWith(`${type.prefix}/`)) continue;
       const rest = path.slice(type.prefix.length + 1).split('/');
-      if (rest[0] === 'namespaces' && rest[2] === type.plural && rest.length <= 4) return { type, namespace: rest[1], name: rest[3] };
-      if (rest[0] === type.plural && rest.length === 1) return { type, namespace: undefined, name: undefined };
+      if (type.namespaced && rest[0] === 'namespaces' && rest[2] === type.plural && rest.length <= 4) return { type, namespace: rest[1], name: rest[3] };
+      if (type.namespaced && rest[0] === type.plural && rest.length === 1) return { type, namespace: undefined, name: undefined };
+      // Cluster-scoped objects live under the empty namespace.
+      if (!type.namespaced && rest[0] === type.plural && rest.length <= 2) return { type, namespace: '', name: rest[1] };
     }
     return undefined;
   }
@@ -302,10 +309,11 @@ export class KubeApiServer {
     const notFound = (n: string) => ({ status: 404, body: statusBody(404, 'NotFound', `${resourceName} "${n}" not found`, { name: n, group: type.group, kind: type.plural }) });
     if (method === 'GET' && name === undefined) {
       const selector = parseLabelSelector(query.labelSelector);
+      const fields = parseFieldSelector(query.fieldSelector);
       const items = [...this.store.entries()]
         .filter(([k]) => k.startsWith(`${type.prefix}/${type.plural}|${ns === undefined ? '' : `${ns}|`}`))
         .map(([, o]) => o)
-        .filter((o) => selector(o.metadata.labels))
+        .filter((o) => selector(o.metadata.labels) && fields(o))
         // PodMetrics without a timestamp are "fresh": stamped with the server's clock, as metrics-server keeps them current.
         .map((o) => (type.kind === 'PodMetrics' && o.timestamp === undefined ? { ...o, timestamp: new Date(this.now()).toISOString().replace(/\.\d{3}Z$/, 'Z') } : o));
       return { status: 200, body: { kind: `${type.kind}List`, apiVersion: apiVersionOf(type), metadata: { resourceVersion: String(this.revision) }, items } };
@@ -330,6 +338,12 @@ export class KubeApiServer {
       case 'DELETE':
         if (!existing) return notFound(name);
         this.remove(type.prefix, type.plural, ns, name);
+        if (type.kind === 'Namespace') {
+          for (const k of [...this.store.keys()]) {
+            const t = RESOURCE_TYPES.find((r) => k.startsWith(`${r.prefix}/${r.plural}|${name}|`));
+            if (t) this.remove(t.prefix, t.plural, name, k.split('|')[2]!);
+          }
+        }
         return { status: 200, body: { kind: 'Status', apiVersion: 'v1', metadata: {}, status: 'Success', details: { name, group: type.group, kind: type.plural, uid: existing.metadata.uid } } };
       case 'PUT': {
         if (!existing) return notFound(name);
@@ -386,7 +400,36 @@ export class KubeApiServer {
     const stored = this.stamp(type, candidate, ns, existing);
     this.store.set(key, stored);
     this.record(existing ? 'MODIFIED' : 'ADDED', key, stored);
-    return { status, body: stored };
+    this.control(type, stored);
+    return { status, body: structuredClone(this.store.get(key) ?? stored) };
+  }
+
+  /**
+   * The little the cluster's controllers would do for the kinds tests create: a Deployment gets ready
+   * pods (with fresh pod metrics) and a ready status, a CRD becomes Established, deleting a Namespace
+   * deletes what is in it.
+   */
+  private control(type: ResourceType, obj: KubeObject): void {
+    const ns = obj.metadata.namespace ?? '';
+    if (type.kind === 'Deployment') {
+      const spec = obj.spec as { replicas?: number; template?: { metadata?: { labels?: Record<string, string> }; spec?: { containers?: { resources?: { requests?: { cpu?: string } } }[] } } };
+      const labels = spec.template?.metadata?.labels ?? {};
+      const replicas = spec.replicas ?? 1;
+      const cpuRequest = spec.template?.spec?.containers?.[0]?.resources?.requests?.cpu ?? '100m';
+      for (let i = 0; i < replicas; i++) {
+        const name = `${obj.metadata.name}-${i}`;
+        const pod = podObject({ name, namespace: ns, app: labels.app ?? obj.metadata.name, cpuRequest });
+        pod.metadata.labels = { ...labels };
+        this.put(CORE_API, 'pods', pod);
+        const metrics = podMetricsObject({ name, namespace: ns, app: labels.app ?? obj.metadata.name, cpu: '1m' });
+        metrics.metadata.labels = { ...labels };
+        this.put(METRICS_API, 'pods', metrics);
+      }
+      const key = keyOf(type, ns, obj.metadata.name);
+      this.store.set(key, { ...obj, status: { replicas, readyReplicas: replicas, availableReplicas: replicas, observedGeneration: obj.metadata.generation } });
+    } else if (type.kind === 'CustomResourceDefinition') {
+      this.store.set(keyOf(type, '', obj.metadata.name), { ...obj, status: { conditions: [{ type: 'Established', status: 'True' }, { type: 'NamesAccepted', status: 'True' }] } });
+    }
   }
 
   /** Server-owned metadata: identity and creation time are kept, resourceVersion always advances. */
@@ -396,7 +439,7 @@ export class KubeApiServer {
     const specChanged = existing === undefined || JSON.stringify(existing.spec) !== JSON.stringify(obj.spec);
     obj.metadata = {
       ...obj.metadata,
-      namespace: ns,
+      ...(type.namespaced ? { namespace: ns } : {}),
       uid: existing?.metadata.uid ?? randomUUID(),
       creationTimestamp: existing?.metadata.creationTimestamp ?? new Date(this.now()).toISOString().replace(/\.\d{3}Z$/, 'Z'),
       resourceVersion: String(++this.revision),
@@ -477,6 +520,21 @@ function parseLabelSelector(raw: string | undefined): LabelSelector {
     const actual = labels?.[k];
     if (v === undefined) return actual !== undefined;
     return neg ? actual !== v : actual === v;
+  });
+}
+
+/** Equality field selectors (`involvedObject.name=web,type=Warning`) on dotted paths. */
+function parseFieldSelector(raw: string | undefined): (obj: KubeObject) => boolean {
+  if (!raw) return () => true;
+  const terms = raw.split(',').filter(Boolean).map((t) => {
+    const neg = t.includes('!=');
+    const [path, value] = t.split(neg ? '!=' : t.includes('==') ? '==' : '=');
+    return { path: path!.trim().split('.'), value: (value ?? '').trim(), neg };
+  });
+  return (obj) => terms.every(({ path, value, neg }) => {
+    let v: unknown = obj;
+    for (const p of path) v = (v as Record<string, unknown> | undefined)?.[p];
+    return neg ? String(v ?? '') !== value : String(v ?? '') === value;
   });
 }
 

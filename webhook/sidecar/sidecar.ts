@@ -90,7 +90,7 @@ export class Sidecar {
         leaseDurationSeconds: le.leaseDurationSeconds ?? 15,
         retryPeriodSeconds: le.retryPeriodSeconds ?? 5,
         onChange: (leading, holder) => {
-          log(leading ? `${opts.identity} leads` : `${opts.identity} follows ${holder ?? '(nobody)'}`);
+          log(leading ? `${opts.identity} leads` : holder ? `${opts.identity} follows ${holder}` : `${opts.identity} does not hold the lease`);
           this.telemetry.set('karma_sidecar_leader', 'Whether this replica holds the lease (1) or not (0)', leading ? 1 : 0);
           this.telemetry.inc('karma_sidecar_leader_changes_total', 'Times this replica gained or lost the lease');
         },

@@ -25,6 +25,8 @@ export interface BarChartSpec {
   yDomain?: [number, number];
   /** Print each bar's value above it. */
   showValues?: boolean;
+  /** Horizontal reference lines, e.g. a target. */
+  referenceLines?: { y: number; label: string }[];
   description?: string;
 }
 
@@ -98,6 +100,12 @@ export function barChart(spec: BarChartSpec): string {
     });
     out.push('</g>');
   });
+  for (const ref of spec.referenceLines ?? []) {
+    if (ref.y < yDomain[0] || ref.y > yDomain[1]) continue;
+    const ry = coord(y(ref.y));
+    out.push(`<g class="reference"><line x1="${coord(area.left)}" x2="${coord(area.left + area.width)}" y1="${ry}" y2="${ry}" stroke="#D55E00" stroke-dasharray="6 4"/>`);
+    out.push(`<text x="${coord(area.left + area.width - 4)}" y="${coord(y(ref.y) - 4)}" text-anchor="end" font-size="${FONT_SIZE - 1}" fill="#D55E00">${escapeXml(ref.label)}</text></g>`);
+  }
   out.push(...legend(entries, area.left, legendTop, area.width).markup);
   out.push(SVG_CLOSE);
   return `${out.join('\n')}\n`;

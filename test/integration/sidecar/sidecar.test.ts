@@ -292,13 +292,18 @@ describe('sidecar against the Kubernetes API and Prometheus', () => {
   it('survives an API outage and converges once the server recovers', async () => {
     setup('fault');
     const { sidecar } = makeSidecar(api, clock, prometheus.url, { namespace: 'fault' });
-    await sidecar.start();
+    // The outage starts before the sidecar: even the first list of bundles fails and is retried.
     const outageEnds = at(300);
     api.injectFault({ status: 503, while: () => clock.now() < outageEnds, match: ({ path }) => path.includes('/namespaces/fault/') });
+    await sidecar.start();
+    expect(sidecar.bundles.goodBundles()).toHaveLength(0);
     await clock.advance(290_000);
     expect(specOf(hpaOf('fault')).minReplicas).toBe(2);
+    expect(sidecar.bundles.stats.lists).toBeGreaterThan(3);
     expect(sidecar.telemetry.value('karma_sidecar_tick_errors_total')).toBeGreaterThanOrEqual(15);
     expect(sidecar.lastTick?.error).toMatch(/503/);
+    await clock.advance(30_000);
+    await vi.waitFor(() => expect(sidecar.bundles.goodBundles()).toHaveLength(1));
     await clock.advance(30_000);
     expect(specOf(hpaOf('fault')).minReplicas).toBe(4);
     expect(sidecar.lastTick?.error).toBeUndefined();

@@ -74,6 +74,24 @@ describe('explainBundleChange', () => {
     expect(renderBundleChange(m)).toContain('but the content needs a **major** bump');
   });
 
+  it('warns when the rules decide without enough fidelity and when success drops', () => {
+    const s = structuredClone(after.spec);
+    for (const a of s.agents) a.ruleFidelity = a.name === 'ddos-manager' ? 0.95 : 0.8;
+    s.evaluation!.scenarios = s.evaluation!.scenarios.map((r) => (r.method === 'karma' ? { ...r, successRate: 0.8, successRateCi95: [0.78, 0.82] as [number, number] } : r));
+    const next = buildBundle({ app: 'chained-services', namespace: 'chained-services', organisation: s.organisation, agents: s.agents, guards: s.guards, targets: s.targets, provenance: s.provenance, evaluation: s.evaluation, description: s.description, evaluator: 'rules', previous: after });
+    const e = explainBundleChange(after, next);
+    expect(e.warnings).toEqual([
+      'the rules decide (evaluator: rules) but `bottleneck-manager`\'s rules reproduce only 80.0 % of its policy\'s decisions',
+      'the rules decide (evaluator: rules) but `failure-manager`\'s rules reproduce only 80.0 % of its policy\'s decisions',
+      'the rules decide (evaluator: rules) but `resource-manager`\'s rules reproduce only 80.0 % of its policy\'s decisions',
+      'success rate of `karma` in `ddos` went down (90.9 % → 80.0 %)',
+    ]);
+    const md = renderBundleChange(e);
+    expect(md).toContain('> [!WARNING]\n> - the rules decide');
+    expect(md).toContain('| evaluator | network | rules |');
+    expect(explainBundleChange(before, after).warnings).toEqual([]);
+  });
+
   it('pairs rules of the same shape as threshold changes, and keeps different shapes apart', () => {
     const r = compareRules(
       [{ conditions: [{ feature: 'failedPods', op: '>', threshold: 0.5 }], action: 1, support: 0.1 }, { conditions: [{ feature: 'pendingRequests', op: '>', threshold: 50 }], action: 2, support: 0.1 }],

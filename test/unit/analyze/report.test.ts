@@ -68,6 +68,12 @@ describe('analysis report', () => {
     expect(md).toContain('reproduce the policies\' decisions on held-out episodes with fidelity ≥ 90.0 % for every agent');
     expect(md).toContain('| failed pods +1 | `failedPods` |');
     expect(md).toContain('## Twin fidelity');
+    expect(md).toContain('### Action profiles');
+    for (const p of analysis.actionProfiles) {
+      expect(Object.values(p.shares).reduce((x, y) => x + y, 0)).toBeCloseTo(1, 12);
+      expect(p.decisions).toBe(episodes.flatMap((e) => e.agents).filter((st) => st.agent === p.agent).reduce((n, st) => n + st.actions.length, 0));
+      expect(md).toContain(`| \`${p.agent}\` | \`${p.role}\` | ${p.decisions} |`);
+    }
     expect(md).toContain('| `hybrid` | 86.0 % |');
     expect(md).toContain('Accuracy per metric at the 10-step horizon (mean over services; MAE in the metric\'s unit in brackets); 25.0 % of hybrid steps answered by replay.');
     expect(md).toContain('| `cpu` | 90.0 % (4.25) | 60.0 % (12.5) |');

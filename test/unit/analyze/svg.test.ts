@@ -105,8 +105,10 @@ describe('barChart', () => {
       ],
       yDomain: [0, 1],
       showValues: true,
+      referenceLines: [{ y: 0.9, label: 'target 90 %' }, { y: 2, label: 'off the scale' }],
     });
     const root = parseSvg(svg);
+    expect(findAll(root, (n) => n.attrs.class === 'reference')).toHaveLength(1);
     expect(seriesNames(svg)).toEqual(['MAS', 'HPA']);
     expect(findAll(root, (n) => n.name === 'rect' && n.children.some((c) => c.name === 'title'))).toHaveLength(5);
     expect(findAll(root, (n) => n.attrs.class === 'interval')).toHaveLength(2);
