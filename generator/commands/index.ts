@@ -10,12 +10,14 @@ import { evaluateCommand } from './evaluate.ts';
 import { analyzeCommand } from './analyze.ts';
 import { diffCommand } from './diff.ts';
 import { sidecarCommand } from './sidecar.ts';
+import { generateCommand } from './generate.ts';
 
 /**
  * Every subcommand of the `karma-hpa` CLI, in the order `--help` lists them.
  * Each lives in its own module under generator/commands/.
  */
 export const commands: Command[] = [
+  generateCommand,
   modelCommand,
   bundleCommand,
   publishCommand,

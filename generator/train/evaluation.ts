@@ -5,13 +5,13 @@
  */
 import { KarmaError } from '../../policies/errors.ts';
 import type { AgentPolicy } from '../../policies/evaluator.ts';
-import { loadOrganisation, type Organisation } from '../../policies/organisation.ts';
+import type { Organisation } from '../../policies/organisation.ts';
 import { meanConfidence95, type EpisodeMetrics } from '../twin/metrics.ts';
-import { loadScenario, type Scenario } from '../twin/scenario.ts';
-import { loadTopology, type Topology } from '../twin/topology.ts';
+import type { Scenario } from '../twin/scenario.ts';
+import type { Topology } from '../twin/topology.ts';
 import { clairvoyant, defaultHpa, kedaLike, runEpisode, staticMax, trainedAgents, tunedHpa, tuneHpa, type HpaTuning, type Method } from './baselines/index.ts';
 import { exportAgentPolicies } from './export.ts';
-import { DEFAULT_MAPPO_CONFIG, EVALUATION_SEED_BASE, type IterationLog, type MappoConfig } from './mappo.ts';
+import { EVALUATION_SEED_BASE, type IterationLog, type MappoConfig } from './mappo.ts';
 import { runTraining } from './trainer.ts';
 import type { RoleMode, TwinEnvOptions } from './twin-env.ts';
 
@@ -193,5 +193,3 @@ export function buildMethod(name: string, ctx: MethodBuildContext): Method {
     }
   }
 }
-
-export { loadOrganisation, loadScenario, loadTopology, DEFAULT_MAPPO_CONFIG };

@@ -56,7 +56,7 @@ export interface MappoConfig {
   calibrationEpisodes: number;
   /** Convergence: number of recent iterations whose mean returns are compared. */
   convergenceWindow: number;
-  /** Convergence μ: the std of the recent mean returns must fall below μ·|their mean| (scale-free). */
+  /** Convergence μ: the std of the recent mean returns must fall below μ × the range (max − min) of all iteration means so far. */
   convergenceStd: number;
   /** Convergence λ: the mean of the recent mean returns must exceed this (null: no floor). */
   convergenceMean: number | null;
@@ -85,8 +85,8 @@ export const DEFAULT_MAPPO_CONFIG: MappoConfig = {
   activation: 'tanh',
   seed: 1,
   calibrationEpisodes: 2,
-  convergenceWindow: 8,
-  convergenceStd: 0.03,
+  convergenceWindow: 10,
+  convergenceStd: 0.06,
   convergenceMean: null,
   stopAtConvergence: true,
 };
@@ -545,14 +545,20 @@ export async function trainIteration(spec: MarlEnvSpec, state: TrainerState, con
   return log;
 }
 
-/** Convergence: the last `window` iteration means have std < μ·|mean| and mean > λ. */
+/**
+ * Convergence: the last `window` iteration means have std < μ × (max − min of every iteration mean so
+ * far) — fluctuations small against the improvement made, whatever the reward's scale and offset —
+ * and their mean > λ. Needs at least two windows of history.
+ */
 export function hasConverged(history: readonly IterationLog[], config: Pick<MappoConfig, 'convergenceWindow' | 'convergenceStd' | 'convergenceMean'>): boolean {
   const w = config.convergenceWindow;
-  if (history.length < w) return false;
-  const recent = history.slice(-w).map((h) => h.meanReturn);
+  if (history.length < 2 * w) return false;
+  const all = history.map((h) => h.meanReturn);
+  const range = Math.max(...all) - Math.min(...all);
+  const recent = all.slice(-w);
   const mean = recent.reduce((a, b) => a + b, 0) / w;
   const std = Math.sqrt(recent.reduce((a, b) => a + (b - mean) ** 2, 0) / w);
-  return std < config.convergenceStd * Math.abs(mean) && (config.convergenceMean === null || mean > config.convergenceMean);
+  return std < config.convergenceStd * range && (config.convergenceMean === null || mean > config.convergenceMean);
 }
 
 function shuffle<T>(xs: T[], rng: Rng): void {

@@ -64,7 +64,6 @@ export class TwinEnv implements MarlEnv {
   private sim: Simulation | undefined;
   private history: ClusterSnapshot[] = [];
   private periodStart = 0;
-  private lastActions: number[][] = [];
   private endSeconds = 0;
 
   constructor(opts: TwinEnvOptions) {
@@ -88,7 +87,6 @@ export class TwinEnv implements MarlEnv {
     this.sim = createSimulation({ topology: this.topology, scenario, seed });
     this.endSeconds = Math.min(this.sim.durationSeconds, this.opts.episodeSeconds ?? Infinity);
     this.history = [];
-    this.lastActions = [];
     // Let the metrics pipeline fill once before the first decision.
     this.advance(this.bound.decisionPeriodSeconds);
     this.periodStart = Math.floor(this.sim.timeSeconds);
@@ -157,7 +155,6 @@ export class TwinEnv implements MarlEnv {
       const bounds = applyDecision({ minReplicas: svc.minReplicas, maxReplicas: svc.maxReplicas }, snap.services[svc.name]!.replicas, change, twinGuards(this.topology, svc.name, this.maxStep));
       sim.setHpaBounds(svc.name, bounds);
     }
-    this.lastActions = chosen;
     const from = this.periodStart;
     this.advance(this.bound.decisionPeriodSeconds);
     const to = Math.floor(sim.timeSeconds);

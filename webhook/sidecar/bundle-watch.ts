@@ -74,7 +74,14 @@ export class BundleWatcher {
       if (list) await this.list();
       if (this.stopped) return;
       this.stats.watches++;
-      this.stream = await this.port.watchBundles(this.opts.namespace, this.resourceVersion, (t, o) => this.onEvent(t, o), (err) => this.onDone(err));
+      // A stream that fails to open reports its end before watchBundles returns: then it is not ours to keep.
+      let ended = false;
+      const stream = await this.port.watchBundles(this.opts.namespace, this.resourceVersion, (t, o) => this.onEvent(t, o), (err) => {
+        ended = true;
+        this.onDone(err);
+      });
+      if (ended) return;
+      this.stream = stream;
       this.failures = 0;
     } catch (e) {
       this.opts.log?.(`policy bundles: ${list ? 'list' : 'watch'} failed: ${(e as Error).message}`);

@@ -148,9 +148,10 @@ export function kedaLike(targetShare = 0.7, cooldownSeconds = 300): Method {
  * Clairvoyant bound: knows the future load and faults. A probe run at maximum replicas (same scenario
  * and seed) records each service's offered load and per-pod effective capacity per second; then each
  * service gets, ahead of its start-up delay, the fewest replicas that keep utilisation under the target
- * over the coming window, plus one spare while its pods are failing.
+ * over the coming window (≤ 70 %: at higher utilisation queueing pushes latency past the SLO), plus
+ * one spare while its pods are failing.
  */
-export function clairvoyant(targetShare = 0.85): Method {
+export function clairvoyant(targetShare = 0.7): Method {
   return {
     name: 'clairvoyant',
     periodSeconds: 5,

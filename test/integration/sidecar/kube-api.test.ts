@@ -71,4 +71,24 @@ describe('local Kubernetes API server', () => {
     expect(throttled.body.reason).toBe('TooManyRequests');
     expect((await request('GET', '/apis/autoscaling/v2/namespaces/shop/horizontalpodautoscalers/web')).status).toBe(200);
   });
+
+  it('runs Deployments into ready pods with metrics, establishes CRDs, filters by field and deletes namespaces with their contents', async () => {
+    expect((await request('POST', '/api/v1/namespaces', { metadata: { name: 'lab' } })).status).toBe(201);
+    const dep = await request('POST', '/apis/apps/v1/namespaces/lab/deployments', {
+      metadata: { name: 'api' }, spec: { replicas: 2, selector: { matchLabels: { app: 'api' } }, template: { metadata: { labels: { app: 'api' } }, spec: { containers: [{ name: 'c', resources: { requests: { cpu: '50m' } } }] } } },
+    });
+    expect(dep.body.status).toMatchObject({ readyReplicas: 2 });
+    const metrics = await request('GET', '/apis/metrics.k8s.io/v1beta1/namespaces/lab/pods?labelSelector=app%3Dapi');
+    expect((metrics.body.items as unknown[]).length).toBe(2);
+    const crd = await request('POST', '/apis/apiextensions.k8s.io/v1/customresourcedefinitions', { metadata: { name: 'things.example.io' }, spec: {} });
+    expect(crd.body.metadata).not.toHaveProperty('namespace');
+    expect(crd.body.status).toMatchObject({ conditions: [{ type: 'Established', status: 'True' }, { type: 'NamesAccepted', status: 'True' }] });
+    await request('POST', '/api/v1/namespaces/lab/events', { metadata: { name: 'e1' }, involvedObject: { name: 'api' }, reason: 'R' });
+    await request('POST', '/api/v1/namespaces/lab/events', { metadata: { name: 'e2' }, involvedObject: { name: 'other' }, reason: 'R' });
+    const filtered = await request('GET', '/api/v1/namespaces/lab/events?fieldSelector=involvedObject.name%3Dapi');
+    expect((filtered.body.items as { metadata: { name: string } }[]).map((e) => e.metadata.name)).toEqual(['e1']);
+    expect((await request('DELETE', '/api/v1/namespaces/lab')).status).toBe(200);
+    expect((await request('GET', '/api/v1/namespaces/lab/pods')).body.items).toEqual([]);
+    expect((await request('GET', '/apis/apps/v1/namespaces/lab/deployments/api')).status).toBe(404);
+  });
 });

@@ -144,12 +144,13 @@ describe('MAPPO', () => {
     // one-hot signal features have mean ≈ 1/3 and a non-zero std
     expect(state.obsNorm[0]!.std[0]).toBeGreaterThan(0.2);
   });
-  it('convergence needs a small spread and a high enough mean', () => {
+  it('convergence needs a spread small against the improvement made, and a high enough mean', () => {
     const h = (xs: number[]): IterationLog[] => xs.map((meanReturn, iteration) => ({ iteration, meanReturn }) as IterationLog);
-    const c = { convergenceWindow: 3, convergenceStd: 0.1, convergenceMean: 5 }; // spread below 10 % of the mean
-    expect(hasConverged(h([1, 6, 6.05, 6.1]), c)).toBe(true);
-    expect(hasConverged(h([6, 8, 6]), c)).toBe(false);
-    expect(hasConverged(h([4, 4, 4]), c)).toBe(false);
-    expect(hasConverged(h([6, 6]), c)).toBe(false);
+    const c = { convergenceWindow: 3, convergenceStd: 0.1, convergenceMean: 5 };
+    expect(hasConverged(h([-20, -5, 2, 6, 6.05, 6.1]), c)).toBe(true); // std 0.04 < 0.1 × 26
+    expect(hasConverged(h([-20, -5, 2, 6, 12, 4]), c)).toBe(false); // std 3.3 > 3.2
+    expect(hasConverged(h([-20, -5, 2, 4, 4, 4]), c)).toBe(false); // mean 4 ≤ λ
+    expect(hasConverged(h([6, 6.1, 6]), c)).toBe(false); // less than two windows
+    expect(hasConverged(h([-20, -5, 2, 6, 6.05, 6.1]), { ...c, convergenceMean: null })).toBe(true);
   });
 });
