@@ -8,12 +8,12 @@
  * Both over keep-alive HTTPS connections. Targets: p99 ≤ 5 ms at 1,000 req/s; saturation ≥ 60 % of bare.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { copyFileSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { createServer as createNetServer, type AddressInfo } from 'node:net';
+import { closeSync, copyFileSync, mkdtempSync, openSync, readFileSync, rmSync } from 'node:fs';
 import { Agent, request } from 'node:https';
 import { loadavg, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { createInterface } from 'node:readline';
 import { createTestPki } from '../test/support/tls.ts';
 
 type Emit = (record: Record<string, unknown>) => void;
@@ -30,31 +30,43 @@ const WARMUP_SECONDS = 1;
 
 interface Target { name: string; port: number; child: ChildProcess }
 
-/** Start a child and read JSON lines from its stdout until one carries the listening port. */
-function startChild(name: string, args: string[]): Promise<Target> {
+/** A free loopback port: bind to 0, read the port, release it. */
+function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, args, { cwd: root, stdio: ['ignore', 'pipe', 'inherit'] });
-    const lines = createInterface(child.stdout!);
-    let port: number | undefined;
-    let ready = name !== 'webhook';
-    lines.on('line', (line) => {
-      let rec: { msg?: string; port?: number };
-      try {
-        rec = JSON.parse(line) as typeof rec;
-      } catch {
-        return;
-      }
-      if ((rec.msg === 'webhook listening' || rec.msg === 'listening') && typeof rec.port === 'number') port = rec.port;
-      if (rec.msg === 'bundles loaded') ready = true;
-      if (port !== undefined && ready) {
-        lines.removeAllListeners('line');
-        // Keep draining stdout so logging never blocks the server.
-        child.stdout!.resume();
-        resolve({ name, port, child });
-      }
+    const srv = createNetServer();
+    srv.once('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const port = (srv.address() as AddressInfo).port;
+      srv.close(() => resolve(port));
     });
-    child.once('exit', (code) => reject(new Error(`${name} exited early with code ${code}`)));
   });
+}
+
+/**
+ * Start a server child whose stdout (its JSON logs) goes to a file, as a container runtime would
+ * take it: a pipe read by the load generator could fill up and block the server's log writes.
+ */
+async function startChild(name: string, args: (port: number) => string[], logFile: string, ca: string): Promise<Target> {
+  const port = await freePort();
+  const out = openSync(logFile, 'w');
+  const child = spawn(process.execPath, args(port), { cwd: root, stdio: ['ignore', out, 'inherit'] });
+  closeSync(out);
+  let exited = false;
+  child.once('exit', () => (exited = true));
+  const agent = new Agent({ keepAlive: false });
+  for (;;) {
+    if (exited) throw new Error(`${name} exited early; see ${logFile}`);
+    const ready = await new Promise<boolean>((resolve) => {
+      const req = request({ host: '127.0.0.1', port, path: '/readyz', ca, agent }, (res) => {
+        res.resume();
+        res.on('end', () => resolve(res.statusCode === 200));
+      });
+      req.on('error', () => resolve(false));
+      req.end();
+    });
+    if (ready) return { name, port, child };
+    await new Promise((r) => setTimeout(r, 50));
+  }
 }
 
 /** CPU seconds (user + system) a process has used, from /proc (clock ticks of 1/100 s on Linux). */
@@ -154,6 +166,7 @@ export async function run(emit: Emit): Promise<void> {
   const pki = createTestPki('karma-hpa bench CA');
   const cert = pki.issue('bench');
   const bundles = mkdtempSync(join(tmpdir(), 'karma-hpa-bench-bundles-'));
+  const logs = mkdtempSync(join(tmpdir(), 'karma-hpa-bench-logs-'));
   copyFileSync(join(fixtures, 'bundles/checkout.json'), join(bundles, 'checkout.json'));
   const body = readFileSync(join(fixtures, 'hpa-update-gitops-resync.json'), 'utf8');
   // The bare server answers what the webhook answers for this request, so both send the same bytes.
@@ -168,15 +181,15 @@ export async function run(emit: Emit): Promise<void> {
       req.on('data', () => {});
       req.on('end', () => { res.writeHead(200, { 'content-type': 'application/json' }); res.end(fixed); });
     });
-    server.listen(0, '127.0.0.1', () => console.log(JSON.stringify({ msg: 'listening', port: server.address().port })));
+    server.listen(Number(process.argv[1]), '127.0.0.1');
     process.on('SIGTERM', () => server.close(() => process.exit(0)));`;
 
   const targets: Target[] = [];
   try {
-    const webhook = await startChild('webhook', [join(root, 'generator/cli/karma-hpa.js'), 'webhook', '--port', '0', '--host', '127.0.0.1',
-      '--cert', cert.certFile, '--key', cert.keyFile, '--bundles-from', `dir:${bundles}`, '--shutdown-delay-seconds', '0']);
+    const webhook = await startChild('webhook', (port) => [join(root, 'generator/cli/karma-hpa.js'), 'webhook', '--port', String(port), '--host', '127.0.0.1',
+      '--cert', cert.certFile, '--key', cert.keyFile, '--bundles-from', `dir:${bundles}`, '--shutdown-delay-seconds', '0'], join(logs, 'webhook.log'), pki.caPem);
     targets.push(webhook);
-    const bare = await startChild('bare', ['--input-type=module', '-e', bareScript]);
+    const bare = await startChild('bare', (port) => ['--input-type=module', '-e', bareScript, String(port)], join(logs, 'bare.log'), pki.caPem);
     targets.push(bare);
     const results: Record<string, { open: LoadResult; closed: LoadResult }> = {};
     for (const t of [bare, webhook]) {
@@ -205,6 +218,7 @@ export async function run(emit: Emit): Promise<void> {
     for (const t of targets) await stop(t);
     pki.cleanup();
     rmSync(bundles, { recursive: true, force: true });
+    rmSync(logs, { recursive: true, force: true });
   }
 }
 

@@ -56,7 +56,6 @@ export function generatePlan(args: ParsedArgs, io: Io): GeneratePlan {
     author: parseIdentity(stringOpt(args, 'author', NAME) ?? io.env.KARMA_HPA_GIT_AUTHOR ?? DEFAULT_AUTHOR, '--author'),
     runDir: resolve(io.cwd, runDir ?? join('runs', defaultRunDirName(io.now(), seed))),
     commitTimeMs: commitTime(stringOpt(args, 'commit-time', NAME), io.env.SOURCE_DATE_EPOCH, io.now()),
-    resume: args.values.resume === true,
   };
 }
 
@@ -70,12 +69,13 @@ export const generateCommand: Command = {
     traces: { type: 'string', valueName: 'DIR|MAPPING.yaml', description: 'also fit the twin from these traces (Model phase) and record its digest, trace digests and fidelity' },
     organisation: { type: 'string', valueName: 'FILE', default: 'default', description: 'organisation YAML, or "default" (the paper\'s four roles)' },
     seed: { type: 'string', valueName: 'N', default: '1', description: 'master seed of training, analysis and the fitted twin; same seed and inputs → same bundle' },
-    iterations: { type: 'string', valueName: 'N', default: String(DEFAULT_TRAINING_BUDGET.iterations), description: `MAPPO training iterations (--quick: ${QUICK_TRAINING_BUDGET.iterations})` },
-    episodes: { type: 'string', valueName: 'N', default: String(DEFAULT_TRAINING_BUDGET.episodesPerIteration), description: `episodes per training iteration (--quick: ${QUICK_TRAINING_BUDGET.episodesPerIteration})` },
+    // No parser defaults where --quick changes the default: a parser default would hide whether the option was given.
+    iterations: { type: 'string', valueName: 'N', description: `MAPPO training iterations, all run (default ${DEFAULT_TRAINING_BUDGET.iterations}; --quick: ${QUICK_TRAINING_BUDGET.iterations})` },
+    episodes: { type: 'string', valueName: 'N', description: `episodes per training iteration (default ${DEFAULT_TRAINING_BUDGET.episodesPerIteration}; --quick: ${QUICK_TRAINING_BUDGET.episodesPerIteration})` },
     quick: { type: 'boolean', description: `a smoke run in well under a minute: ${QUICK_TRAINING_BUDGET.iterations} iterations × ${QUICK_TRAINING_BUDGET.episodesPerIteration} episodes, ${QUICK_EVALUATION_SEEDS} evaluation seeds, default HPA only (barely trained agents)` },
     workers: { type: 'string', valueName: 'N', default: '2', description: 'rollout worker threads (the result does not depend on it)' },
-    'eval-seeds': { type: 'string', valueName: 'N', default: String(DEFAULT_EVALUATION_SEEDS), description: 'evaluation seeds per scenario and method, disjoint from training seeds' },
-    baselines: { type: 'string', multiple: true, valueName: 'M', description: `baselines to compare with (${GENERATE_BASELINES.join(', ')}; default default-hpa,tuned-hpa; default-hpa always)` },
+    'eval-seeds': { type: 'string', valueName: 'N', description: `evaluation seeds per scenario and method, disjoint from training seeds (default ${DEFAULT_EVALUATION_SEEDS}; --quick: ${QUICK_EVALUATION_SEEDS})` },
+    baselines: { type: 'string', multiple: true, valueName: 'M', description: `baselines to compare with (${GENERATE_BASELINES.join(', ')}; default default-hpa,tuned-hpa; --quick: default-hpa; default-hpa always)` },
     'analysis-seeds': { type: 'string', valueName: 'N', description: 'seeds per scenario whose trajectories the analysis records (default: the evaluation seeds)' },
     app: { type: 'string', valueName: 'NAME', description: 'application name: bundle name and bundles/<cluster>/<app>/ (default: the topology name)' },
     namespace: { type: 'string', valueName: 'NS', default: 'default', description: 'namespace of the governed HPAs and the bundle' },
@@ -86,7 +86,6 @@ export const generateCommand: Command = {
     author: { type: 'string', valueName: '"NAME <EMAIL>"', description: `commit author (default: KARMA_HPA_GIT_AUTHOR or ${DEFAULT_AUTHOR})` },
     'commit-time': { type: 'string', valueName: 'TIME', description: 'commit and tag time, RFC 3339 or Unix seconds (default: SOURCE_DATE_EPOCH, else now)' },
     out: { type: 'string', valueName: 'DIR', description: 'run directory kept after the run (default runs/generate-<time>-seed<N>)' },
-    resume: { type: 'boolean', description: 'continue training from the run directory\'s checkpoint (with --out of an interrupted run)' },
     json: { type: 'boolean', description: 'print the summary as JSON' },
   },
   details: `Stages: model (the twin), train (MAPPO, the organisation's agents), evaluate (MAS vs baselines, 95 % CIs),

@@ -1,4 +1,4 @@
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { canonicalPrettyJson, digestOf } from '../../policies/canonical.ts';
 import { KarmaError } from '../../policies/errors.ts';
@@ -26,6 +26,7 @@ export const trainCommand: Command = {
     episodes: { type: 'string', description: 'episodes per iteration', default: String(DEFAULT_MAPPO_CONFIG.episodesPerIteration), valueName: 'N' },
     workers: { type: 'string', description: 'rollout worker threads (results do not depend on it)', default: '2', valueName: 'N' },
     method: { type: 'string', description: `what to train: ${TRAINED_METHODS.join(', ')} (mas = roles as hard masks + soft shaping)`, default: 'mas', valueName: 'M' },
+    config: { type: 'string', description: 'JSON file with MAPPO hyperparameters overriding the defaults (keys of MappoConfig)', valueName: 'FILE' },
     resume: { type: 'boolean', description: 'continue from DIR/checkpoint.json' },
   },
   details: `Example:
@@ -42,8 +43,10 @@ The policies are PolicyBundle agents (spec.agents); hyperparameters and defaults
     const orgRef = stringOpt(args, 'organisation', cmd) ?? 'default';
     const baseOrg = loadOrganisation(orgRef === 'default' ? 'default' : resolve(io.cwd, orgRef));
     const setup = trainedMethodSetup(method as (typeof TRAINED_METHODS)[number], baseOrg);
+    const overrides = readConfigOverrides(stringOpt(args, 'config', cmd), io.cwd);
     const config: MappoConfig = {
       ...DEFAULT_MAPPO_CONFIG,
+      ...overrides,
       seed: intOpt(args, 'seed', cmd, 1, 0, 0x3fffffff),
       iterations: intOpt(args, 'iterations', cmd, DEFAULT_MAPPO_CONFIG.iterations, 1, 100_000),
       episodesPerIteration: intOpt(args, 'episodes', cmd, DEFAULT_MAPPO_CONFIG.episodesPerIteration, 1, 10_000),
@@ -79,3 +82,27 @@ The policies are PolicyBundle agents (spec.agents); hyperparameters and defaults
     return 0;
   },
 };
+
+/** A partial MappoConfig from a JSON file; unknown keys and wrong types are refused by name. */
+function readConfigOverrides(file: string | undefined, cwd: string): Partial<MappoConfig> {
+  if (file === undefined) return {};
+  const path = resolve(cwd, file);
+  let value: unknown;
+  try {
+    value = JSON.parse(readFileSync(path, 'utf8'));
+  } catch (e) {
+    throw new KarmaError(`cannot read the MAPPO config: ${(e as Error).message}`, { where: path });
+  }
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) throw new KarmaError('the MAPPO config must be a JSON object', { where: path });
+  const problems: string[] = [];
+  for (const [key, v] of Object.entries(value)) {
+    if (!(key in DEFAULT_MAPPO_CONFIG)) problems.push(`${key}: not a MAPPO hyperparameter`);
+    else {
+      const def = DEFAULT_MAPPO_CONFIG[key as keyof MappoConfig];
+      const ok = def === null ? v === null || typeof v === 'number' : Array.isArray(def) ? Array.isArray(v) && v.every((x) => Number.isInteger(x) && x > 0) : typeof v === typeof def;
+      if (!ok) problems.push(`${key}: expected ${Array.isArray(def) ? 'an array of positive integers' : def === null ? 'a number or null' : `a ${typeof def}`}`);
+    }
+  }
+  if (problems.length > 0) throw new KarmaError('invalid MAPPO config', { where: path, details: problems, hint: 'see MappoConfig in generator/train/mappo.ts' });
+  return value as Partial<MappoConfig>;
+}

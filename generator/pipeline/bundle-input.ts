@@ -4,8 +4,10 @@
  * Pure functions of plain data.
  */
 import type { AgentPolicy, BundleTarget, EvaluationSummary, Guards, Provenance, ScenarioEvaluation } from '../../policies/bundle.ts';
-import { digestOf } from '../../policies/canonical.ts';
 import type { DistilledRule } from '../../policies/bundle.ts';
+import { digestOf } from '../../policies/canonical.ts';
+import type { AgentPolicy as TrainedAgent } from '../../policies/evaluator.ts';
+import { DEFAULT_ACTIONS } from '../../policies/organisation.ts';
 import type { SummaryRow } from '../train/evaluation.ts';
 import type { Scenario } from '../twin/scenario.ts';
 import type { Topology } from '../twin/topology.ts';
@@ -65,11 +67,12 @@ export interface DistilledAgentRules {
 }
 
 /** The trained agents with the analysis' distilled rules and their fidelity attached (by agent name). */
-export function agentsWithRules(agents: readonly AgentPolicy[], distilled: readonly DistilledAgentRules[]): AgentPolicy[] {
+export function agentsWithRules(agents: readonly TrainedAgent[], distilled: readonly DistilledAgentRules[]): AgentPolicy[] {
   const byAgent = new Map(distilled.map((d) => [d.agent, d]));
-  return agents.map((a) => {
+  return agents.map((trained) => {
+    const a: AgentPolicy = { ...trained, actions: [...(trained.actions ?? DEFAULT_ACTIONS)] };
     const d = byAgent.get(a.name);
-    if (!d) return { ...a };
+    if (!d) return a;
     // Only features the agent observes can appear in its rules (validateBundle checks it too).
     const known = new Set(a.observation.features);
     const rules = d.rules.filter((r) => r.conditions.every((c) => known.has(c.feature)));

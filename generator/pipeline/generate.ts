@@ -47,8 +47,8 @@ export type GenerateStage = (typeof GENERATE_STAGES)[number];
 export function stageFailure(stage: GenerateStage, error: unknown, runDir: string): KarmaError {
   const done = `what the earlier stages produced is in ${runDir}`;
   if (error instanceof KarmaError) {
-    return new KarmaError(`${stage} stage failed: ${error.what}`, {
-      where: error.where,
+    // The stage leads the message; the cause's own place follows it.
+    return new KarmaError(`${stage} stage failed: ${error.where ? `${error.where}: ` : ''}${error.what}`, {
       details: error.details,
       hint: error.hint ?? (stage === 'publish' ? 'the repository was left as it was' : done),
     });
@@ -102,10 +102,9 @@ export async function runGenerate(plan: GeneratePlan, io: Io): Promise<GenerateR
   const twin = await stage('model', plan.model ? `fit the twin from ${plan.model.traces}; simulate ${plan.topology}` : `built-in twin ${plan.topology} with ${plan.scenarios.length} scenarios`, () => modelStage(plan, io));
 
   // 2. Train.
-  const organisation = loadOrganisationRef(plan.organisation, io.cwd);
   const budget = plan.training;
-  const trained = await stage('train', `MAPPO, organisation "${organisation.name}", ${budget.iterations} iterations × ${budget.episodesPerIteration} episodes on ${plan.scenarios.join(', ')} (seed ${plan.seed})`,
-    () => trainStage(plan, io, organisation));
+  const trained = await stage('train', `MAPPO, ${plan.organisation === 'default' ? 'the default organisation' : `organisation ${plan.organisation}`}, ${budget.iterations} iterations × ${budget.episodesPerIteration} episodes on ${plan.scenarios.join(', ')} (seed ${plan.seed})`,
+    () => trainStage(plan, io, loadOrganisationRef(plan.organisation, io.cwd)));
 
   // 3. Evaluate.
   const methods = ['mas', ...plan.baselines];
@@ -265,7 +264,7 @@ async function trainStage(plan: GeneratePlan, io: Io, organisation: ReturnType<t
   const progress = new Progress(io, '  train', config.iterations);
   const trained = await trainPolicies({
     topology: plan.topology, scenarios: plan.scenarios, organisation: setup.organisation, roleMode: setup.roleMode, cwd: io.cwd, config,
-    workers: plan.workers, method: 'mas', checkpointPath: join(dir, 'checkpoint.json'), resume: plan.resume, now: io.now,
+    workers: plan.workers, method: 'mas', checkpointPath: join(dir, 'checkpoint.json'), now: io.now,
     onIteration: (log) => progress.update(log.iteration + 1, `return ${log.meanReturn.toFixed(1)}, success ${((log.summary.successRate ?? NaN) * 100).toFixed(1)} %`),
   });
   progress.finish();

@@ -19,6 +19,8 @@ export interface ProvenanceFacts {
   evaluationSeeds: number[];
 }
 
+const count = (n: number, noun: string): string => `${n} ${noun}${n === 1 ? '' : 's'}`;
+
 export function provenanceSection(f: ProvenanceFacts): string {
   const lines = [
     '## Provenance',
@@ -29,15 +31,15 @@ export function provenanceSection(f: ProvenanceFacts): string {
     `| simulated twin | \`${f.topology}\` with scenarios ${f.scenarios.map((s) => `\`${s}\``).join(', ')}: \`${f.simulationDigest}\` |`,
   ];
   if (f.fittedTwin) {
-    lines.push(`| twin fitted from traces | \`${f.fittedTwin.source}\` (${f.fittedTwin.files} files): \`${f.fittedTwin.digest}\` |`);
+    lines.push(`| twin fitted from traces | \`${f.fittedTwin.source}\` (${count(f.fittedTwin.files, 'file')}): \`${f.fittedTwin.digest}\` |`);
   }
   lines.push(
     `| bundle twin digest | \`${f.twinDigest}\` |`,
-    `| trace digests | ${f.traceDigests.length === 0 ? 'none (built-in twin)' : `${f.traceDigests.length} files (listed in the bundle's provenance)`} |`,
+    `| trace digests | ${f.traceDigests.length === 0 ? 'none (built-in twin)' : `${count(f.traceDigests.length, 'file')} (listed in the bundle's provenance)`} |`,
     `| organisation | \`${f.organisation}\`: \`${f.organisationDigest}\` |`,
     `| seed | ${f.seed} |`,
-    `| training | MAPPO, ${f.training.iterations} iterations × ${f.training.episodesPerIteration} episodes (${f.training.calibrationEpisodes} calibration episodes) |`,
-    `| evaluation seeds | ${f.evaluationSeeds.length} (${f.evaluationSeeds[0]}${f.evaluationSeeds.length > 1 ? ` … ${f.evaluationSeeds[f.evaluationSeeds.length - 1]}` : ''}), disjoint from the training seeds |`,
+    `| training | MAPPO, ${count(f.training.iterations, 'iteration')} × ${count(f.training.episodesPerIteration, 'episode')} (${count(f.training.calibrationEpisodes, 'calibration episode')}) |`,
+    `| evaluation seeds | ${count(f.evaluationSeeds.length, 'seed')} (${f.evaluationSeeds[0]}${f.evaluationSeeds.length > 1 ? ` … ${f.evaluationSeeds[f.evaluationSeeds.length - 1]}` : ''}), disjoint from the training seeds |`,
     '',
   );
   if (f.fittedTwin) {

@@ -15,6 +15,8 @@ export interface MethodSuccess {
   method: string;
   /** Mean over scenarios of the per-scenario mean success rate. */
   mean: number;
+  /** Mean over scenarios of the mean replica-seconds per episode (what the success costs). */
+  replicaSeconds: number;
   perScenario: { scenario: string; mean: number; halfWidth: number }[];
 }
 
@@ -57,8 +59,8 @@ export function successByMethod(rows: readonly SummaryRow[], methods: readonly s
   return methods.map((method) => {
     const own = rows.filter((r) => r.method === method);
     const perScenario = own.map((r) => ({ scenario: r.scenario, mean: r.successRate.mean, halfWidth: r.successRate.halfWidth }));
-    const mean = perScenario.length > 0 ? perScenario.reduce((s, r) => s + r.mean, 0) / perScenario.length : NaN;
-    return { method, mean, perScenario };
+    const average = (xs: number[]): number => (xs.length > 0 ? xs.reduce((a, b) => a + b, 0) / xs.length : NaN);
+    return { method, mean: average(perScenario.map((r) => r.mean)), replicaSeconds: average(own.map((r) => r.replicaSeconds.mean)), perScenario };
   });
 }
 
@@ -94,6 +96,7 @@ export function formatGenerateSummary(r: GenerateResult, cwd: string): string {
     const delta = (mas.mean - base.mean) * 100;
     lines.push(`  success   MAS ${pct(mas.mean)} vs default HPA ${pct(base.mean)} (${delta >= 0 ? '+' : '−'}${Math.abs(delta).toFixed(1)} points), mean over ${mas.perScenario.length} scenario${mas.perScenario.length === 1 ? '' : 's'} × ${r.evaluation.seeds.length} evaluation seed${r.evaluation.seeds.length === 1 ? '' : 's'}`);
   }
+  if (mas && base) lines.push(`  cost      MAS ${mas.replicaSeconds.toFixed(0)} vs default HPA ${base.replicaSeconds.toFixed(0)} replica·s per episode (mean over scenarios)`);
   const methods = r.evaluation.success;
   const width = Math.max(10, ...r.scenarios.map((s) => s.length)) + 2;
   lines.push(`            ${'scenario'.padEnd(width)}${methods.map((m) => label(m.method).padEnd(18)).join('').trimEnd()}`);

@@ -546,9 +546,10 @@ export async function trainIteration(spec: MarlEnvSpec, state: TrainerState, con
 }
 
 /**
- * Convergence: the last `window` iteration means have std < μ × (max − min of every iteration mean so
- * far) — fluctuations small against the improvement made, whatever the reward's scale and offset —
- * and their mean > λ. Needs at least two windows of history.
+ * Convergence: over the last `window` iterations the mean returns have std < μ × (max − min of every
+ * iteration mean so far) — fluctuations small against the improvement made, whatever the reward's scale
+ * and offset — and their mean moved less than μ × that range since the window before (no trend left),
+ * and exceeds λ. Needs at least two windows of history.
  */
 export function hasConverged(history: readonly IterationLog[], config: Pick<MappoConfig, 'convergenceWindow' | 'convergenceStd' | 'convergenceMean'>): boolean {
   const w = config.convergenceWindow;
@@ -557,8 +558,10 @@ export function hasConverged(history: readonly IterationLog[], config: Pick<Mapp
   const range = Math.max(...all) - Math.min(...all);
   const recent = all.slice(-w);
   const mean = recent.reduce((a, b) => a + b, 0) / w;
+  const before = all.slice(-2 * w, -w).reduce((a, b) => a + b, 0) / w;
   const std = Math.sqrt(recent.reduce((a, b) => a + (b - mean) ** 2, 0) / w);
-  return std < config.convergenceStd * range && (config.convergenceMean === null || mean > config.convergenceMean);
+  const tolerance = config.convergenceStd * range;
+  return std < tolerance && Math.abs(mean - before) < tolerance && (config.convergenceMean === null || mean > config.convergenceMean);
 }
 
 function shuffle<T>(xs: T[], rng: Rng): void {

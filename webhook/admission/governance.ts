@@ -72,10 +72,22 @@ export function bundleRefOf(bundle: PolicyBundle): string {
   return bundleReference(bundle.metadata.namespace ?? 'default', bundle.metadata.name, bundle.spec.version);
 }
 
+// Sources hand out the same array until bundles change, so its sorted form is computed once per change.
+const sortedBundles = new WeakMap<readonly PolicyBundle[], PolicyBundle[]>();
+
+function inKeyOrder(bundles: readonly PolicyBundle[]): PolicyBundle[] {
+  let sorted = sortedBundles.get(bundles);
+  if (!sorted) {
+    sorted = bundles.map((b) => ({ b, k: bundleKey(b) })).sort((x, y) => (x.k < y.k ? -1 : x.k > y.k ? 1 : 0)).map((x) => x.b);
+    sortedBundles.set(bundles, sorted);
+  }
+  return sorted;
+}
+
 /** The governing bundle of an HPA, if any. Bundles are considered in key order so the choice is stable. */
 export function governanceFor(hpa: HpaView, bundles: readonly PolicyBundle[]): Governance | undefined {
   const matches: { bundle: PolicyBundle; target: BundleTarget }[] = [];
-  for (const bundle of [...bundles].sort((a, b) => (bundleKey(a) < bundleKey(b) ? -1 : bundleKey(a) > bundleKey(b) ? 1 : 0))) {
+  for (const bundle of inKeyOrder(bundles)) {
     const target = targetFor(bundle, { namespace: hpa.namespace, name: hpa.name, labels: hpa.labels });
     if (target) matches.push({ bundle, target });
   }

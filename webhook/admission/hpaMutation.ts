@@ -11,7 +11,7 @@ import {
 import { jsonEqual, type JsonValue } from './jsonPatch.ts';
 import { allow, allowWithMutation, type AdmissionReview, type ReviewOutcome } from './review.ts';
 import { governanceFor, hpaView, isKedaManaged } from './governance.ts';
-import { baseBounds, guardedBounds, type ReplicaBounds } from './guardedBounds.ts';
+import { baseBounds, guardedBounds, type GuardedBounds, type ReplicaBounds } from './guardedBounds.ts';
 
 type JsonObject = { [key: string]: JsonValue };
 
@@ -87,19 +87,20 @@ export function reviewHpaMutation(review: AdmissionReview, bundles: readonly Pol
   const decisionWritten = req.operation === 'UPDATE' && decisionText !== undefined
     && (typeof oldAnnotations === 'string' || oldAnnotations?.annotations[DECISION_ANNOTATION] !== decisionText);
   let base: JsonObject;
+  let expected: GuardedBounds | undefined;
   if (storedBase === undefined) {
     base = spec;
   } else if (decisionWritten) {
     base = withBounds(spec, baseBounds(storedBase));
   } else {
-    const expected = guardedBounds(baseBounds(storedBase), decision, gov.guards, gov.bundleRef);
+    expected = guardedBounds(baseBounds(storedBase), decision, gov.guards, gov.bundleRef);
     if (jsonEqual(spec, withBounds(storedBase, expected))) base = storedBase;
     else if (spec.minReplicas === expected.minReplicas && spec.maxReplicas === expected.maxReplicas && expected.fromDecision) {
       base = withBounds(spec, baseBounds(storedBase));
     } else base = spec;
   }
   if (storedBase !== undefined && base !== storedBase && jsonEqual(base, storedBase)) base = storedBase;
-  const bounds = guardedBounds(baseBounds(base), decision, gov.guards, gov.bundleRef);
+  const bounds = base === storedBase && expected !== undefined ? expected : guardedBounds(baseBounds(base), decision, gov.guards, gov.bundleRef);
   warnings.push(...bounds.clamped);
 
   const annotations: Record<string, JsonValue> = isRecord((obj.metadata as JsonObject).annotations) ? { ...((obj.metadata as JsonObject).annotations as JsonObject) } : {};

@@ -65,7 +65,8 @@ export function diffJson(from: JsonValue, to: JsonValue): PatchOperation[] {
 }
 
 function diffInto(from: JsonValue, to: JsonValue, path: string[], ops: PatchOperation[]): void {
-  if (jsonEqual(from, to)) return;
+  // Shared subtrees (the mutated object reuses the received one's parts) are skipped without a walk.
+  if (from === to) return;
   if (isObject(from) && isObject(to)) {
     for (const key of Object.keys(from)) {
       if (!Object.hasOwn(to, key)) ops.push({ op: 'remove', path: pointerOf([...path, key]) });
@@ -76,10 +77,13 @@ function diffInto(from: JsonValue, to: JsonValue, path: string[], ops: PatchOper
     }
     return;
   }
-  if (Array.isArray(from) && Array.isArray(to) && from.length === to.length) {
-    from.forEach((v, i) => diffInto(v, to[i]!, [...path, String(i)], ops));
+  if (Array.isArray(from) && Array.isArray(to)) {
+    if (from.length === to.length) from.forEach((v, i) => diffInto(v, to[i]!, [...path, String(i)], ops));
+    else ops.push({ op: 'replace', path: pointerOf(path), value: structuredClone(to) });
     return;
   }
+  // Different scalars, or values of different types. -0 and 0 are the same JSON number.
+  if (typeof from !== 'object' && typeof to !== 'object' && from == to && typeof from === typeof to) return;
   ops.push({ op: 'replace', path: pointerOf(path), value: structuredClone(to) });
 }
 

@@ -2,6 +2,7 @@
  * The HTTP edge of the admission webhook: content type and size checks, JSON parsing, routing to the
  * pure review functions, metrics and logs. Bad input gets a 4xx with a message, never a 5xx.
  */
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import express, { type Request, type Response } from 'express';
 import type { PolicyBundle } from '../../policies/bundle.ts';
 import { readAdmissionReview, type AdmissionReview, type ReviewOutcome } from '../admission/review.ts';
@@ -67,7 +68,7 @@ export interface AppContext {
 
 type BodyResult = { ok: true; text: string } | { ok: false; status: number; kind: string; message: string };
 
-function readBody(req: Request, limit: number): Promise<BodyResult> {
+function readBody(req: IncomingMessage, limit: number): Promise<BodyResult> {
   return new Promise((resolve) => {
     const declared = Number(req.headers['content-length']);
     if (Number.isFinite(declared) && declared > limit) {
@@ -92,9 +93,8 @@ function readBody(req: Request, limit: number): Promise<BodyResult> {
     req.on('end', () => {
       if (done) return;
       done = true;
-      const buf = Buffer.concat(chunks);
-      const text = new TextDecoder('utf-8', { fatal: false }).decode(buf);
-      resolve({ ok: true, text });
+      // Invalid UTF-8 becomes U+FFFD; JSON.parse then judges the text.
+      resolve({ ok: true, text: Buffer.concat(chunks).toString('utf8') });
     });
     req.on('error', (e) => {
       if (done) return;
@@ -118,23 +118,35 @@ function review(path: AdmissionPath, r: AdmissionReview, ctx: AppContext): Revie
   }
 }
 
-export function createWebhookApp(ctx: AppContext): express.Express {
+/**
+ * The request handler of the HTTPS server. Admission calls — the hot path — are answered with plain
+ * node:http objects before express sees them (express's per-request setup costs about as much as
+ * the review itself); express serves everything else: probes, metrics, and 404s.
+ */
+export function createWebhookHandler(ctx: AppContext): (req: IncomingMessage, res: ServerResponse) => void {
   const app = express();
   app.disable('x-powered-by');
   app.disable('etag');
   app.set('query parser', false);
 
-  const fail = (res: Response, path: string, started: bigint, status: number, kind: string, message: string, uid?: string) => {
+  // Written directly: express's res.send adds content negotiation this hot path does not need.
+  const sendJson = (res: ServerResponse, status: number, payload: string) => {
+    if (res.headersSent) return;
+    // In-flight requests finish during a shutdown, but their connections are not kept for more.
+    if (ctx.shuttingDown()) res.setHeader('Connection', 'close');
+    res.writeHead(status, { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(payload) });
+    res.end(payload);
+  };
+
+  const fail = (res: ServerResponse, path: string, started: bigint, status: number, kind: string, message: string, uid?: string) => {
     ctx.metrics.errors.inc({ path, kind });
     ctx.metrics.requestDuration.observe({ path, outcome: kind }, Number(process.hrtime.bigint() - started) / 1e9);
     ctx.logger.log(status >= 500 ? 'error' : 'warn', 'admission request refused', { path, status, reason: kind, message, ...(uid ? { uid } : {}) });
-    if (res.headersSent) return;
-    if (ctx.shuttingDown()) res.setHeader('Connection', 'close');
-    res.status(status).type('application/json').send(JSON.stringify({ code: status, message }));
+    sendJson(res, status, JSON.stringify({ code: status, message }));
   };
 
-  for (const path of ADMISSION_PATHS) {
-    app.post(path, async (req, res) => {
+  const admit = async (req: IncomingMessage, res: ServerResponse, path: AdmissionPath): Promise<void> => {
+    {
       const started = process.hrtime.bigint();
       if (!isJsonContentType(req.headers['content-type'])) {
         req.resume();
@@ -172,10 +184,7 @@ export function createWebhookApp(ctx: AppContext): express.Express {
         fail(res, path, started, 500, 'internal', `internal error while reviewing: ${(e as Error).message}`, uid);
         return;
       }
-      const payload = JSON.stringify(outcome.review);
-      // In-flight requests finish during a shutdown, but their connections are not kept for more.
-      if (ctx.shuttingDown()) res.setHeader('Connection', 'close');
-      res.status(200).type('application/json').send(payload);
+      sendJson(res, 200, JSON.stringify(outcome.review));
       const seconds = Number(process.hrtime.bigint() - started) / 1e9;
       ctx.metrics.requestDuration.observe({ path, outcome: outcome.outcome }, seconds);
       if (outcome.outcome === 'denied') for (const guard of new Set(outcome.guards)) ctx.metrics.denials.inc({ path, guard });
@@ -189,8 +198,8 @@ export function createWebhookApp(ctx: AppContext): express.Express {
         ...(outcome.review.response.status ? { message: outcome.review.response.status.message } : {}),
         durationMs: Math.round(seconds * 1e6) / 1e3,
       });
-    });
-  }
+    }
+  };
 
   app.get('/healthz', (_req, res) => {
     res.status(200).type('text/plain').send('ok\n');
@@ -212,5 +221,14 @@ export function createWebhookApp(ctx: AppContext): express.Express {
     ctx.metrics.errors.inc({ path: 'other', kind: 'bad_request' });
     if (!res.headersSent) res.status(400).type('application/json').send(JSON.stringify({ code: 400, message: err.message }));
   });
-  return app;
+
+  const admissionPaths: ReadonlySet<string> = new Set(ADMISSION_PATHS);
+  return (req, res) => {
+    // The API server appends a query (`?timeout=5s`) to the configured path; only the path is matched.
+    const url = req.url ?? '/';
+    const q = url.indexOf('?');
+    const path = q === -1 ? url : url.slice(0, q);
+    if (req.method === 'POST' && admissionPaths.has(path)) void admit(req, res, path as AdmissionPath);
+    else app(req, res);
+  };
 }

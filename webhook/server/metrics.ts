@@ -20,8 +20,11 @@ function labelText(labels: Labels, extra?: [string, string]): string {
   return pairs.length === 0 ? '' : `{${pairs.map(([k, v]) => `${k}="${escapeLabelValue(v)}"`).join(',')}}`;
 }
 
+/** Series key: label names and values in the caller's order (callers always build labels alike). */
 function keyOf(labels: Labels): string {
-  return labelText(labels);
+  let key = '';
+  for (const k in labels) key += `${k}\u0000${labels[k]}\u0001`;
+  return key;
 }
 
 function formatNumber(n: number): string {

@@ -7,7 +7,7 @@ import { createServer, type Server } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import type { Enforcement } from '../admission/hpaValidation.ts';
 import type { BundleSource } from '../bundles/source.ts';
-import { createWebhookApp } from './app.ts';
+import { createWebhookHandler } from './app.ts';
 import type { Logger } from './logger.ts';
 import { WebhookMetrics } from './metrics.ts';
 import { ServingCertificate, type CertificatePair } from './servingCertificate.ts';
@@ -62,7 +62,7 @@ export async function startWebhookServer(opts: WebhookServerOptions): Promise<We
   const certificate = new ServingCertificate(opts.certFile, opts.keyFile);
   let shuttingDown = false;
 
-  const app = createWebhookApp({
+  const handler = createWebhookHandler({
     bundles: () => opts.source.bundles(),
     ready: () => opts.source.ready(),
     shuttingDown: () => shuttingDown,
@@ -72,7 +72,7 @@ export async function startWebhookServer(opts: WebhookServerOptions): Promise<We
     now: opts.now ?? Date.now,
   });
   const pair = certificate.current;
-  const server = createServer({ cert: pair.cert, key: pair.key, minVersion: 'TLSv1.2' }, app);
+  const server = createServer({ cert: pair.cert, key: pair.key, minVersion: 'TLSv1.2' }, handler);
   server.requestTimeout = opts.requestTimeoutMs ?? REQUEST_TIMEOUT_MS;
   server.headersTimeout = Math.min(server.requestTimeout, 3000);
   server.on('tlsClientError', (err) => logger.log('debug', 'TLS handshake failed', { error: err.message }));

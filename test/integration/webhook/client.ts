@@ -23,7 +23,7 @@ export function httpsCall(url: string, caPem: string, path: string, body: string
     const headers: Record<string, string> = { ...(opts.headers ?? {}) };
     if (body !== undefined && opts.contentType !== null) headers['content-type'] = opts.contentType ?? 'application/json';
     const req = request({
-      host: u.hostname, port: u.port, path: u.pathname, method: opts.method ?? (body === undefined ? 'GET' : 'POST'),
+      host: u.hostname, port: u.port, path: `${u.pathname}${u.search}`, method: opts.method ?? (body === undefined ? 'GET' : 'POST'),
       ca: caPem, headers, ...(opts.agent ? { agent: opts.agent } : { agent: false }),
     }, (res) => {
       const chunks: Buffer[] = [];

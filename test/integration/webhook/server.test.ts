@@ -90,6 +90,12 @@ describe('admission over HTTPS, replaying API server requests', () => {
     for (const w of body.response.warnings ?? []) expect([...w].length).toBeLessThanOrEqual(120);
   });
 
+  it('accepts the ?timeout= query the API server appends to the webhook path', async () => {
+    const reply = await post('/mutate/hpa?timeout=5s', fixtureText('hpa-update-gitops-resync.json'));
+    expect(reply.status).toBe(200);
+    expect(JSON.parse(reply.text)).toEqual(reviewHpaMutation(fixture('hpa-update-gitops-resync.json'), [checkoutBundle()], NOW).review);
+  });
+
   it('the decoded patch applied to the object gives the mutated HPA, and re-sending it patches nothing', async () => {
     const review = fixture('hpa-update-gitops-resync.json');
     const body = JSON.parse((await post('/mutate/hpa', fixtureText('hpa-update-gitops-resync.json'))).text) as AdmissionReviewResponse;

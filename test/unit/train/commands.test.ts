@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { main } from '../../../generator/cli/main.ts';
@@ -57,5 +57,15 @@ describe('karma-hpa train / evaluate', () => {
     const io2 = capture(tmpdir());
     expect(await main(['train', '--topology', 'chained-services', '--out', 'x'], io2)).toBe(2);
     expect(io2.stderr.join('')).toMatch(/missing required option --scenarios/);
+    const dir = mkdtempSync(join(tmpdir(), 'karma-train-cfg-'));
+    try {
+      writeFileSync(join(dir, 'mappo.json'), JSON.stringify({ entropyCoef: 'lots', learningRate: 1 }));
+      const io3 = capture(dir);
+      expect(await main(['train', '--topology', 'chained-services', '--scenarios', fixture, '--out', 'x', '--config', 'mappo.json'], io3)).toBe(2);
+      expect(io3.stderr.join('')).toMatch(/entropyCoef: expected a number/);
+      expect(io3.stderr.join('')).toMatch(/learningRate: not a MAPPO hyperparameter/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

@@ -147,10 +147,12 @@ describe('MAPPO', () => {
   it('convergence needs a spread small against the improvement made, and a high enough mean', () => {
     const h = (xs: number[]): IterationLog[] => xs.map((meanReturn, iteration) => ({ iteration, meanReturn }) as IterationLog);
     const c = { convergenceWindow: 3, convergenceStd: 0.1, convergenceMean: 5 };
-    expect(hasConverged(h([-20, -5, 2, 6, 6.05, 6.1]), c)).toBe(true); // std 0.04 < 0.1 × 26
+    expect(hasConverged(h([-20, 6, 6.1, 6, 6.05, 6.1, 6]), c)).toBe(true); // std 0.04 < 0.1 × 26.1, no trend
     expect(hasConverged(h([-20, -5, 2, 6, 12, 4]), c)).toBe(false); // std 3.3 > 3.2
-    expect(hasConverged(h([-20, -5, 2, 4, 4, 4]), c)).toBe(false); // mean 4 ≤ λ
+    expect(hasConverged(h([-20, 4, 4, 4, 4, 4, 4]), c)).toBe(false); // mean 4 ≤ λ
     expect(hasConverged(h([6, 6.1, 6]), c)).toBe(false); // less than two windows
-    expect(hasConverged(h([-20, -5, 2, 6, 6.05, 6.1]), { ...c, convergenceMean: null })).toBe(true);
+    expect(hasConverged(h([-20, -20, -20, -17, -17, -17]), { ...c, convergenceMean: null })).toBe(false); // still rising: 3 > 0.1 × 3
+    expect(hasConverged(h([-20, 4, 4, 4, 4, 4, 4]), { ...c, convergenceMean: null })).toBe(true);
+    expect(hasConverged(h([-20, -5, 2, 6, 6.05, 6.1]), c)).toBe(false); // the window before was still rising
   });
 });

@@ -1,0 +1,193 @@
+import { describe, expect, it } from 'vitest';
+import { existsSync, readFileSync, readdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { validateBundle, type PolicyBundle } from '../../../policies/bundle.ts';
+import { digestOf } from '../../../policies/canonical.ts';
+import { loadOrganisation } from '../../../policies/organisation.ts';
+import { main } from '../../../generator/cli/main.ts';
+import { generateCommand } from '../../../generator/commands/generate.ts';
+import { simulationDigest } from '../../../generator/pipeline/bundle-input.ts';
+import { GENERATE_STAGES } from '../../../generator/pipeline/generate.ts';
+import type { GenerateResult } from '../../../generator/pipeline/summary.ts';
+import { EVALUATION_SEED_BASE } from '../../../generator/train/mappo.ts';
+import { loadScenario } from '../../../generator/twin/scenario.ts';
+import { loadTopology } from '../../../generator/twin/topology.ts';
+import { captureIo } from '../../support/io.ts';
+import { gitCli, tempDir } from '../publish/support.ts';
+
+const COMMIT_TIME = '2026-01-02T03:04:05Z';
+const COMMIT_SECONDS = Date.UTC(2026, 0, 2, 3, 4, 5) / 1000;
+const APP = 'chained-services';
+const ref = (version: string): string => `karma-hpa/${APP}/v${version}`;
+
+/** A tiny budget: one scenario, two training iterations of two episodes, two evaluation seeds. */
+const TINY = ['--scenarios', 'ddos', '--iterations', '2', '--episodes', '2', '--eval-seeds', '2', '--baselines', 'default-hpa', '--workers', '1'];
+
+async function generate(cwd: string, args: string[], env: Record<string, string> = {}) {
+  const io = captureIo({ cwd, env, now: () => Date.UTC(2026, 5, 1) });
+  const code = await main(['generate', ...args], io);
+  return { code, out: io.stdout(), err: io.stderr() };
+}
+
+function readBundle(path: string): PolicyBundle {
+  const check = validateBundle(JSON.parse(readFileSync(path, 'utf8')));
+  if (!check.ok) throw new Error(check.errors.join('\n'));
+  return check.bundle;
+}
+
+describe('karma-hpa generate', () => {
+  it('runs model → train → evaluate → analyze → bundle → publish into a new GitOps repository', async () => {
+    const work = tempDir('generate');
+    const r = await generate(work, [...TINY, '--json', '--out', 'run'], { SOURCE_DATE_EPOCH: String(COMMIT_SECONDS) });
+    expect(r.code, r.err).toBe(0);
+    GENERATE_STAGES.forEach((stage, i) => expect(r.err).toContain(`[${i + 1}/${GENERATE_STAGES.length}] ${stage}: `));
+    expect(r.err).toMatch(/train: 2\/2 \(100%\)/);
+    const result = JSON.parse(r.out) as GenerateResult;
+
+    // The repository: created with the layout on main, the bundle on its own branch and tag.
+    const repo = join(work, 'gitops');
+    expect(result.publish.repo).toBe(repo);
+    expect(gitCli(repo, 'fsck', '--strict')).toBe('');
+    expect(gitCli(repo, 'status', '--porcelain')).toBe('');
+    expect(gitCli(repo, 'rev-parse', '--verify', `refs/heads/${ref('1.0.0')}`)).toBe(result.publish.commit);
+    expect(gitCli(repo, 'cat-file', '-t', `refs/tags/${ref('1.0.0')}`)).toBe('tag');
+    expect(gitCli(repo, 'log', '-1', '--format=%at', `refs/heads/${ref('1.0.0')}`)).toBe(String(COMMIT_SECONDS));
+    const files = gitCli(repo, 'ls-tree', '-r', '--name-only', `refs/heads/${ref('1.0.0')}`).split('\n');
+    const dirInRepo = `bundles/default/${APP}`;
+    expect(files).toContain(`${dirInRepo}/bundle.json`);
+    expect(files).toContain(`${dirInRepo}/report.md`);
+    expect(files.some((f) => f.startsWith(`${dirInRepo}/plots/`) && f.endsWith('.svg'))).toBe(true);
+    expect(files).toContain('clusters/default/argocd/kustomization.yaml');
+
+    // The bundle: valid, the one committed, shaped by the topology and the run.
+    const local = join(work, 'run', 'bundle', 'bundle.json');
+    const bundle = readBundle(local);
+    expect(gitCli(repo, 'show', `refs/heads/${ref('1.0.0')}:${dirInRepo}/bundle.json`)).toBe(readFileSync(local, 'utf8').trimEnd());
+    expect(bundle.spec.version).toBe('1.0.0');
+    expect(bundle.metadata).toMatchObject({ name: APP, namespace: 'default' });
+    const topology = loadTopology('chained-services');
+    expect(bundle.spec.targets).toEqual(topology.services.map((s) => ({
+      service: s.name, namespace: 'default', hpaName: s.name.toLowerCase(), guards: { minReplicas: s.minReplicas, maxReplicas: s.maxReplicas },
+    })));
+    expect(bundle.spec.guards).toMatchObject({
+      minReplicas: Math.min(...topology.services.map((s) => s.minReplicas)),
+      maxReplicas: Math.max(...topology.services.map((s) => s.maxReplicas)),
+      maxStep: 3,
+      cooldownSeconds: 30,
+    });
+    const organisation = loadOrganisation('default');
+    expect(bundle.spec.provenance).toEqual({
+      generatorVersion: '0.1.0',
+      twinDigest: simulationDigest(topology, [loadScenario('ddos')]),
+      traceDigests: [],
+      organisationDigest: digestOf(organisation),
+      seeds: [1],
+    });
+    expect(bundle.spec.agents.map((a) => a.name).sort()).toEqual(organisation.agents.map((a) => a.name).sort());
+    for (const a of bundle.spec.agents) expect(a.ruleFidelity).toBeGreaterThanOrEqual(0);
+    expect(bundle.spec.agents.some((a) => (a.rules ?? []).length > 0)).toBe(true);
+    const rows = bundle.spec.evaluation!.scenarios;
+    expect(rows.map((s) => `${s.scenario}/${s.method}/${s.seeds}`).sort()).toEqual(['ddos/default-hpa/2', 'ddos/mas/2']);
+    expect(bundle.spec.evaluation!.baseline).toBe('default-hpa');
+    // Evaluation seeds lie above every training seed.
+    expect(result.evaluation.seeds).toEqual([EVALUATION_SEED_BASE, EVALUATION_SEED_BASE + 1]);
+
+    // Report and plots beside the bundle, provenance appended.
+    const report = readFileSync(join(work, 'run', 'bundle', 'report.md'), 'utf8');
+    expect(report).toContain('## Evaluation');
+    expect(report).toContain('## Provenance');
+    expect(report).toContain(bundle.spec.provenance.twinDigest);
+    expect(readdirSync(join(work, 'run', 'bundle', 'plots')).filter((f) => f.endsWith('.svg')).length).toBeGreaterThan(0);
+    for (const f of ['train/policies.json', 'train/curves.json', 'evaluation/summary.json', 'analysis/trajectories/recorded.json', 'bundle/pull-request.md']) {
+      expect(existsSync(join(work, 'run', f)), f).toBe(true);
+    }
+    expect(result.bundle).toMatchObject({ version: '1.0.0', digest: bundle.spec.digest });
+    expect(result.bundle.previousVersion).toBeUndefined();
+    expect(result.evaluation.success.map((s) => s.method)).toEqual(['mas', 'default-hpa']);
+  });
+
+  it('is deterministic, and a changed input bumps the version onto a second branch', async () => {
+    const work = tempDir('generate');
+    const first = await generate(work, [...TINY, '--repo', 'a', '--out', 'run-a', '--commit-time', COMMIT_TIME]);
+    expect(first.code, first.err).toBe(0);
+    expect(first.out).toContain(`karma-hpa generate: ${APP} v1.0.0 published`);
+    expect(first.out).toMatch(/success {3}MAS \d+\.\d % vs default HPA \d+\.\d %/);
+    expect(first.out).toContain(`git -C a log --oneline --graph --all`);
+
+    // Same seed, inputs and commit time into another repository: the same bytes and the same commit.
+    const second = await generate(work, [...TINY, '--repo', 'b', '--out', 'run-b', '--commit-time', String(COMMIT_SECONDS)]);
+    expect(second.code, second.err).toBe(0);
+    const bytesA = readFileSync(join(work, 'run-a', 'bundle', 'bundle.json'));
+    expect(readFileSync(join(work, 'run-b', 'bundle', 'bundle.json')).equals(bytesA)).toBe(true);
+    expect(gitCli(join(work, 'b'), 'rev-parse', `refs/heads/${ref('1.0.0')}`)).toBe(gitCli(join(work, 'a'), 'rev-parse', `refs/heads/${ref('1.0.0')}`));
+
+    // The same configuration again into the first repository: that version is already published.
+    const again = await generate(work, [...TINY, '--repo', 'a', '--out', 'run-c', '--commit-time', COMMIT_TIME]);
+    expect(again.code, again.err).toBe(0);
+    expect(again.out).toContain(`${APP} v1.0.0 already published`);
+    expect(readFileSync(join(work, 'run-c', 'bundle', 'bundle.json')).equals(bytesA)).toBe(true);
+
+    // Another seed trains other weights: a minor version after the published one, on its own branch.
+    const third = await generate(work, [...TINY, '--seed', '2', '--repo', 'a', '--out', 'run-d', '--commit-time', COMMIT_TIME, '--json']);
+    expect(third.code, third.err).toBe(0);
+    const result = JSON.parse(third.out) as GenerateResult;
+    expect(result.bundle).toMatchObject({ version: '1.1.0', previousVersion: '1.0.0', previousRef: `refs/tags/${ref('1.0.0')}` });
+    const repo = join(work, 'a');
+    expect(gitCli(repo, 'fsck', '--strict')).toBe('');
+    expect(gitCli(repo, 'for-each-ref', '--format=%(refname)', 'refs/heads/karma-hpa', 'refs/tags').split('\n').sort()).toEqual([
+      `refs/heads/${ref('1.0.0')}`, `refs/heads/${ref('1.1.0')}`, `refs/tags/${ref('1.0.0')}`, `refs/tags/${ref('1.1.0')}`,
+    ]);
+    expect(readBundle(join(work, 'run-d', 'bundle', 'bundle.json')).spec.provenance.seeds).toEqual([2]);
+  });
+
+  it('names the failing stage, and a failed publish leaves the repository as it was', async () => {
+    const work = tempDir('generate');
+    const bad = await generate(work, [...TINY, '--scenarios', 'no-such-scenario', '--out', 'run']);
+    expect(bad.code).toBe(2);
+    expect(bad.err).toContain('karma-hpa generate: error: model stage failed: --scenario: unknown scenario "no-such-scenario"');
+    expect(existsSync(join(work, 'gitops'))).toBe(false);
+    const noOrganisation = await generate(work, [...TINY, '--organisation', 'missing.yaml', '--out', 'run']);
+    expect(noOrganisation.code).toBe(2);
+    expect(noOrganisation.err).toMatch(/error: train stage failed: .*missing\.yaml: cannot read organisation file/);
+
+    // A branch of the version to publish already exists with other content: publishing must refuse.
+    const repo = join(work, 'gitops');
+    gitCli(work, 'init', '-q', '-b', 'main', repo);
+    gitCli(repo, 'commit', '-q', '--allow-empty', '-m', 'start');
+    gitCli(repo, 'branch', ref('1.0.0'));
+    const refsBefore = gitCli(repo, 'for-each-ref');
+    const headBefore = gitCli(repo, 'symbolic-ref', 'HEAD');
+    const failed = await generate(work, [...TINY, '--out', 'run', '--commit-time', COMMIT_TIME]);
+    expect(failed.code).toBe(2);
+    expect(failed.err).toContain('publish stage failed: branch karma-hpa/chained-services/v1.0.0 already exists with other content');
+    expect(gitCli(repo, 'for-each-ref')).toBe(refsBefore);
+    expect(gitCli(repo, 'symbolic-ref', 'HEAD')).toBe(headBefore);
+    expect(gitCli(repo, 'status', '--porcelain')).toBe('');
+    // The stages before it did their work.
+    expect(validateBundle(JSON.parse(readFileSync(join(work, 'run', 'bundle', 'bundle.json'), 'utf8'))).ok).toBe(true);
+  });
+
+  it('--traces runs the Model phase and records the fitted twin in provenance and report', async () => {
+    const work = tempDir('generate');
+    const traces = join(import.meta.dirname, '..', '..', 'fixtures', 'model', 'nezha-slice');
+    const r = await generate(work, ['--quick', ...TINY, '--traces', traces, '--out', 'run', '--commit-time', COMMIT_TIME, '--json']);
+    expect(r.code, r.err).toBe(0);
+    const result = JSON.parse(r.out) as GenerateResult;
+    const twin = JSON.parse(readFileSync(join(work, 'run', 'model', 'twin.json'), 'utf8')) as { digest: string; provenance: { files: { sha256: string }[] } };
+    const bundle = readBundle(join(work, 'run', 'bundle', 'bundle.json'));
+    expect(bundle.spec.provenance.twinDigest).toBe(twin.digest);
+    expect(bundle.spec.provenance.traceDigests).toEqual(twin.provenance.files.map((f) => `sha256:${f.sha256}`).sort());
+    expect(bundle.spec.provenance.traceDigests.length).toBeGreaterThan(3);
+    expect(result.twin.model?.digest).toBe(twin.digest);
+    const report = readFileSync(join(work, 'run', 'bundle', 'report.md'), 'utf8');
+    expect(report).toContain('## Twin fidelity');
+    expect(report).toContain(`twin fitted from traces | \`nezha-slice\``);
+  });
+
+  it('--help documents every option', async () => {
+    const io = captureIo();
+    expect(await main(['generate', '--help'], io)).toBe(0);
+    for (const name of Object.keys(generateCommand.options)) expect(io.stdout()).toContain(`--${name}`);
+    expect(io.stdout()).toContain('(default: gitops)');
+  });
+});
