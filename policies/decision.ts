@@ -45,11 +45,14 @@ export function applyDecision(baseSpec: BaseHpaBounds, currentReplicas: number, 
 }
 
 /**
- * Several agents may decide for the same service in one period: their changes add up (each is the
- * agent's share of the correction), clamped to the largest step allowed.
+ * Several agents may decide for the same service in one period: the service gets the mean of their
+ * changes, rounded, clamped to the largest step allowed. (A sum let any one agent's +3 override the
+ * others, so trained agents learned that scaling up is the only action with an effect and held every
+ * service near its maximum; with the mean each agent moves the outcome by its share.)
  */
 export function combineDecisions(changes: readonly number[], maxStep: number): number {
+  if (changes.length === 0) return 0;
   let sum = 0;
   for (const c of changes) sum += c;
-  return Math.max(-maxStep, Math.min(maxStep, sum));
+  return Math.max(-maxStep, Math.min(maxStep, Math.round(sum / changes.length)));
 }

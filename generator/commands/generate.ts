@@ -31,7 +31,14 @@ export function generatePlan(args: ParsedArgs, io: Io): GeneratePlan {
   const baselines = listOpt(args, 'baselines');
   const traces = stringOpt(args, 'traces', NAME);
   const runDir = stringOpt(args, 'out', NAME);
-  const app = dnsLabel(stringOpt(args, 'app', NAME) ?? (/^[a-z0-9-]+$/.test(topology) ? topology : 'app'), 'app');
+  const app = stringOpt(args, 'app', NAME);
+  const repo = stringOpt(args, 'repo', NAME) ?? 'gitops';
+  if (/^[a-z][a-z0-9+.-]*:\/\//i.test(repo)) {
+    throw new KarmaError(`--repo must be a local repository, got "${repo}"`, {
+      where: `karma-hpa ${NAME}`,
+      hint: 'generate into a local clone, then push the branch and tag (git push origin --follow-tags), or publish the bundle directory with karma-hpa publish --repo URL --push',
+    });
+  }
   return {
     topology,
     scenarios: scenarios.length > 0 ? scenarios : [...TRAINING_SCENARIOS],
@@ -47,10 +54,10 @@ export function generatePlan(args: ParsedArgs, io: Io): GeneratePlan {
     baselines: baselineList(baselines.length > 0 ? baselines : quick ? ['default-hpa'] : ['default-hpa', 'tuned-hpa']),
     analysisSeeds: intOpt(args, 'analysis-seeds', NAME, evaluationSeeds, 1, 1000),
     ...(traces !== undefined ? { model: { traces, seed, ...(quick ? { ensembleSize: 1, epochs: 5 } : {}) } } : {}),
-    app,
+    ...(app !== undefined ? { app: dnsLabel(app, 'app') } : {}),
     namespace: dnsLabel(stringOpt(args, 'namespace', NAME) ?? 'default', 'namespace'),
     cluster: dnsLabel(stringOpt(args, 'cluster', NAME) ?? 'default', 'cluster'),
-    repo: resolve(io.cwd, stringOpt(args, 'repo', NAME) ?? 'gitops'),
+    repo: resolve(io.cwd, repo),
     base: stringOpt(args, 'base', NAME) ?? 'main',
     repoUrl: stringOpt(args, 'repo-url', NAME),
     author: parseIdentity(stringOpt(args, 'author', NAME) ?? io.env.KARMA_HPA_GIT_AUTHOR ?? DEFAULT_AUTHOR, '--author'),

@@ -55,7 +55,7 @@ Example: karma-hpa webhook --port 8443 --cert /tls/tls.crt --key /tls/tls.key --
     const level = stringOpt(args, 'log-level', NAME) ?? 'info';
     if (!['debug', 'info', 'warn', 'error'].includes(level)) throw new KarmaError(`--log-level must be debug, info, warn or error, got "${level}"`, { where: `karma-hpa ${NAME}` });
     const source = bundleSource(stringOpt(args, 'bundles-from', NAME) ?? 'cluster', stringOpt(args, 'kubeconfig', NAME));
-    const logger = jsonLogger(io.out, io.now, level as LogLevel);
+    const logger = jsonLogger(io.out, io.now, level as LogLevel, true);
     const server = await startWebhookServer({
       port, host: stringOpt(args, 'host', NAME) ?? '0.0.0.0', certFile, keyFile, source, logger, now: io.now,
       enforcement: enforcement as Enforcement,

@@ -5,7 +5,7 @@
  * as a KarmaError that names it; the GitOps repository is only written by the last stage, which
  * restores it on failure.
  */
-import { mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { canonicalPrettyJson, digestOf } from '../../policies/canonical.ts';
 import { KarmaError } from '../../policies/errors.ts';
@@ -33,7 +33,7 @@ import { DEFAULT_MAPPO_CONFIG, type MappoConfig } from '../train/mappo.ts';
 import { loadScenario, type Scenario } from '../twin/scenario.ts';
 import { loadTopology, type Topology } from '../twin/topology.ts';
 import {
-  agentsWithRules, evaluationSummary, guardsFromTopology, provenanceOf, simulationDigest, targetsFromTopology,
+  agentsWithRules, evaluationSummary, guardsFromTopology, hpaNameOf, provenanceOf, simulationDigest, targetsFromTopology,
 } from './bundle-input.ts';
 import type { GeneratePlan } from './plan.ts';
 import { latestPublishedBundle } from './published.ts';
@@ -74,6 +74,8 @@ interface AnalyzeStage {
   plots: string[];
 }
 
+const count = (n: number, noun: string): string => `${n} ${noun}${n === 1 ? '' : 's'}`;
+
 function writeFile(path: string, content: string): void {
   mkdirSync(dirname(path), { recursive: true });
   writeFileSync(path, content);
@@ -99,28 +101,30 @@ export async function runGenerate(plan: GeneratePlan, io: Io): Promise<GenerateR
   mkdirSync(plan.runDir, { recursive: true });
 
   // 1. Model: the twin the agents are trained in, and (with traces) the twin fitted from them.
-  const twin = await stage('model', plan.model ? `fit the twin from ${plan.model.traces}; simulate ${plan.topology}` : `built-in twin ${plan.topology} with ${plan.scenarios.length} scenarios`, () => modelStage(plan, io));
+  const twin = await stage('model', plan.model ? `fit the twin from ${plan.model.traces}; simulate ${plan.topology}` : `built-in twin ${plan.topology} with ${count(plan.scenarios.length, 'scenario')}`, () => modelStage(plan, io));
+
+  const app = plan.app ?? hpaNameOf(twin.topology.name).slice(0, 63).replace(/-+$/, '');
 
   // 2. Train.
   const budget = plan.training;
-  const trained = await stage('train', `MAPPO, ${plan.organisation === 'default' ? 'the default organisation' : `organisation ${plan.organisation}`}, ${budget.iterations} iterations × ${budget.episodesPerIteration} episodes on ${plan.scenarios.join(', ')} (seed ${plan.seed})`,
+  const trained = await stage('train', `MAPPO, ${plan.organisation === 'default' ? 'the default organisation' : `organisation ${plan.organisation}`}, ${count(budget.iterations, 'iteration')} × ${count(budget.episodesPerIteration, 'episode')} on ${plan.scenarios.join(', ')} (seed ${plan.seed})`,
     () => trainStage(plan, io, loadOrganisationRef(plan.organisation, io.cwd)));
 
   // 3. Evaluate.
   const methods = ['mas', ...plan.baselines];
   const seeds = evaluationSeeds(plan.evaluationSeeds);
-  const rows = await stage('evaluate', `${methods.join(', ')} on ${plan.scenarios.length} scenario${plan.scenarios.length === 1 ? '' : 's'} × ${seeds.length} evaluation seed${seeds.length === 1 ? '' : 's'}`,
+  const rows = await stage('evaluate', `${methods.join(', ')} on ${count(plan.scenarios.length, 'scenario')} × ${count(seeds.length, 'evaluation seed')}`,
     () => evaluateStage(plan, io, twin, trained, methods, seeds));
 
   // 4. Analyze.
-  const analysed = await stage('analyze', `record trajectories (${Math.min(plan.analysisSeeds, plan.evaluationSeeds)} seed${plan.analysisSeeds === 1 ? '' : 's'} per scenario), roles, goals, rules, report`,
-    () => analyzeStage(plan, twin, trained, rows, bundleDir));
+  const analysed = await stage('analyze', `record trajectories (${count(Math.min(plan.analysisSeeds, plan.evaluationSeeds), 'seed')} per scenario), roles, goals, rules, report`,
+    () => analyzeStage(plan, app, twin, trained, rows, bundleDir));
 
   // 5. Bundle.
-  const built = await stage('bundle', `seal the PolicyBundle for ${plan.namespace}/${plan.app}`, async () => {
-    const previous = await latestPublishedBundle(plan.repo, { base: plan.base, cluster: plan.cluster, app: plan.app });
+  const built = await stage('bundle', `seal the PolicyBundle for ${plan.namespace}/${app}`, async () => {
+    const previous = await latestPublishedBundle(plan.repo, { base: plan.base, cluster: plan.cluster, app });
     const bundle = buildBundle({
-      app: plan.app,
+      app,
       namespace: plan.namespace,
       description: `Autoscaling agents for ${twin.topology.name}: organisation "${trained.organisation.name}" trained with MAPPO (${budget.iterations} iterations × ${budget.episodesPerIteration} episodes, seed ${plan.seed}) on ${plan.scenarios.join(', ')}.`,
       organisation: trained.organisation,
@@ -140,7 +144,7 @@ export async function runGenerate(plan: GeneratePlan, io: Io): Promise<GenerateR
   // 6. Publish.
   const published = await stage('publish', `commit to ${plan.repo} (cluster ${plan.cluster}, base ${plan.base})`, async (): Promise<PublishResult & { pullRequestFile: string }> => {
     const result = await publish({
-      bundleDir, repo: plan.repo, base: plan.base, cluster: plan.cluster, app: plan.app, repoUrl: plan.repoUrl,
+      bundleDir, repo: plan.repo, base: plan.base, cluster: plan.cluster, app, repoUrl: plan.repoUrl,
       author: plan.author, now: () => plan.commitTimeMs,
     });
     const pullRequestFile = join(bundleDir, 'pull-request.md');
@@ -151,7 +155,7 @@ export async function runGenerate(plan: GeneratePlan, io: Io): Promise<GenerateR
   const last = trained.history[trained.history.length - 1];
   const model = twin.model;
   return {
-    app: plan.app,
+    app,
     cluster: plan.cluster,
     namespace: plan.namespace,
     topology: twin.topology.name,
@@ -195,7 +199,7 @@ export async function runGenerate(plan: GeneratePlan, io: Io): Promise<GenerateR
       tag: published.tag,
       commit: published.commit,
       changedFiles: published.changedPaths.length,
-      reportInRepo: `bundles/${plan.cluster}/${plan.app}/report.md`,
+      reportInRepo: `bundles/${plan.cluster}/${app}/report.md`,
       pullRequestFile: published.pullRequestFile,
       warnings: published.warnings,
     },
@@ -293,7 +297,7 @@ function evaluateStage(plan: GeneratePlan, io: Io, twin: TwinStage, trained: Tra
   return rows;
 }
 
-function analyzeStage(plan: GeneratePlan, twin: TwinStage, trained: TrainedPolicies, rows: SummaryRow[], bundleDir: string): AnalyzeStage {
+function analyzeStage(plan: GeneratePlan, app: string, twin: TwinStage, trained: TrainedPolicies, rows: SummaryRow[], bundleDir: string): AnalyzeStage {
   const dir = join(plan.runDir, 'analysis');
   const episodes = recordEpisodes({
     topology: twin.topology,
@@ -308,7 +312,7 @@ function analyzeStage(plan: GeneratePlan, twin: TwinStage, trained: TrainedPolic
   writeFile(join(dir, 'evaluation.json'), canonicalPrettyJson(evaluationSummary(rows)));
   if (twin.model) writeFile(join(dir, 'fidelity.json'), canonicalPrettyJson(twin.model.twin.fidelity));
   const artifacts = readRunDirectory(dir);
-  artifacts.title = `${plan.app}: what the agents learned`;
+  artifacts.title = `${app}: what the agents learned`;
   const analysis = analyseRun(artifacts, { seed: plan.seed });
   const report = renderReport(artifacts, analysis);
   const markdown = `${report.markdown.trimEnd()}\n\n${provenanceSection({
@@ -325,6 +329,8 @@ function analyzeStage(plan: GeneratePlan, twin: TwinStage, trained: TrainedPolic
     training: plan.training,
     evaluationSeeds: evaluationSeeds(plan.evaluationSeeds),
   })}`;
+  // Only this run's files may be published: plots of an earlier run into the same directory would be.
+  rmSync(bundleDir, { recursive: true, force: true });
   const reportPath = join(bundleDir, 'report.md');
   writeFile(reportPath, markdown);
   const plots = Object.keys(report.plots).sort();

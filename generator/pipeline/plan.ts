@@ -78,7 +78,8 @@ export interface GeneratePlan {
   /** Seeds per scenario whose trajectories the analysis records (at most evaluationSeeds). */
   analysisSeeds: number;
   model?: ModelPlan;
-  app: string;
+  /** Application name (bundle name, bundles/<cluster>/<app>/); default: the topology's name. */
+  app?: string;
   namespace: string;
   cluster: string;
   /** Local path of the GitOps repository (absolute). */

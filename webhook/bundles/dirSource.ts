@@ -1,7 +1,7 @@
 /**
  * Bundles from a directory of YAML/JSON files (for example a mounted ConfigMap, or a Git checkout).
- * The directory is watched; every change reloads all files. A file that stops validating keeps its
- * last valid bundles in force, so a half-written file never drops governance.
+ * The directory is watched; every change reloads all files. A file that stops validating (or is empty)
+ * keeps its last valid bundles in force, so a half-written file never drops governance.
  */
 import { EventEmitter } from 'node:events';
 import { watch, type FSWatcher } from 'node:fs';
@@ -34,6 +34,12 @@ export async function loadBundleDir(dir: string): Promise<DirLoad> {
       text = await readFile(join(dir, name), 'utf8');
     } catch (e) {
       problems.push(`${name}: cannot read (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
+      continue;
+    }
+    // An empty file is most likely caught mid-write; its previous bundles stay until it has content
+    // again or is deleted.
+    if (text.trim() === '') {
+      problems.push(`${name}: is empty; its previous bundles stay in force (delete the file to remove them)`);
       continue;
     }
     const docs = parseAllDocuments(text);

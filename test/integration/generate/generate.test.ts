@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { existsSync, readFileSync, readdirSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { validateBundle, type PolicyBundle } from '../../../policies/bundle.ts';
 import { digestOf } from '../../../policies/canonical.ts';
@@ -38,6 +38,9 @@ function readBundle(path: string): PolicyBundle {
 describe('karma-hpa generate', () => {
   it('runs model → train → evaluate → analyze → bundle → publish into a new GitOps repository', async () => {
     const work = tempDir('generate');
+    // A plot left by an earlier run into the same directory must not be published with this one.
+    mkdirSync(join(work, 'run', 'bundle', 'plots'), { recursive: true });
+    writeFileSync(join(work, 'run', 'bundle', 'plots', 'stale.svg'), '<svg xmlns="http://www.w3.org/2000/svg"/>');
     const r = await generate(work, [...TINY, '--json', '--out', 'run'], { SOURCE_DATE_EPOCH: String(COMMIT_SECONDS) });
     expect(r.code, r.err).toBe(0);
     GENERATE_STAGES.forEach((stage, i) => expect(r.err).toContain(`[${i + 1}/${GENERATE_STAGES.length}] ${stage}: `));
@@ -58,6 +61,8 @@ describe('karma-hpa generate', () => {
     expect(files).toContain(`${dirInRepo}/report.md`);
     expect(files.some((f) => f.startsWith(`${dirInRepo}/plots/`) && f.endsWith('.svg'))).toBe(true);
     expect(files).toContain('clusters/default/argocd/kustomization.yaml');
+    expect(files.filter((f) => f.endsWith('stale.svg'))).toEqual([]);
+    expect(existsSync(join(work, 'run', 'bundle', 'plots', 'stale.svg'))).toBe(false);
 
     // The bundle: valid, the one committed, shaped by the topology and the run.
     const local = join(work, 'run', 'bundle', 'bundle.json');
@@ -182,6 +187,20 @@ describe('karma-hpa generate', () => {
     const report = readFileSync(join(work, 'run', 'bundle', 'report.md'), 'utf8');
     expect(report).toContain('## Twin fidelity');
     expect(report).toContain(`twin fitted from traces | \`nezha-slice\``);
+  });
+
+  it('refuses bad options before any stage runs', async () => {
+    const work = tempDir('generate');
+    const remote = await generate(work, ['--repo', 'https://git.example.com/gitops.git']);
+    expect(remote.code).toBe(2);
+    expect(remote.err).toContain('--repo must be a local repository');
+    const app = await generate(work, ['--app', 'Shop_1']);
+    expect(app.err).toContain('--app "Shop_1" is not a DNS label');
+    const time = await generate(work, ['--commit-time', 'noon']);
+    expect(time.err).toContain('--commit-time: "noon" is not Unix seconds or an RFC 3339 time');
+    expect(await generate(work, ['--baselines', 'hpa-9000'])).toMatchObject({ code: 2, err: expect.stringContaining('unknown baseline "hpa-9000"') });
+    for (const r of [remote, app, time]) expect(r.err).not.toContain('[1/6]');
+    expect(readdirSync(work)).toEqual([]);
   });
 
   it('--help documents every option', async () => {

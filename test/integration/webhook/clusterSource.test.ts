@@ -3,7 +3,12 @@ import { sealBundle, type PolicyBundle } from '../../../policies/bundle.ts';
 import { clusterBundleSource } from '../../../webhook/bundles/clusterSource.ts';
 import type { BundleSource } from '../../../webhook/bundles/source.ts';
 import { BUNDLE_API, KubeApiServer, type KubeObject } from '../../support/kube-api.ts';
-import { checkoutBundle } from '../../unit/webhook/fixtures.ts';
+import { checkoutBundle, fixture, fixtureText } from '../../unit/webhook/fixtures.ts';
+import { reviewHpaMutation } from '../../../webhook/admission/hpaMutation.ts';
+import { memoryLogger } from '../../../webhook/server/logger.ts';
+import { startWebhookServer } from '../../../webhook/server/server.ts';
+import { createTestPki } from '../../support/tls.ts';
+import { httpsCall } from './client.ts';
 
 let api: KubeApiServer;
 let source: BundleSource;
@@ -63,5 +68,25 @@ describe('PolicyBundles from the cluster (list + watch of /apis/karma-hpa.io/v1a
 
     api.remove(BUNDLE_API, 'policybundles', 'prod', 'checkout');
     await whenBundles((bs) => bs.length === 0);
+  });
+
+  it('serves admission with bundles from the cluster once they are listed', async () => {
+    const kube = await KubeApiServer.start();
+    const pki = createTestPki();
+    try {
+      kube.put(BUNDLE_API, 'policybundles', checkoutBundle() as unknown as KubeObject);
+      const cert = pki.issue('cluster-webhook');
+      const server = await startWebhookServer({ port: 0, host: '127.0.0.1', certFile: cert.certFile, keyFile: cert.keyFile,
+        source: clusterBundleSource(kube.kubeConfig()), logger: memoryLogger(), now: () => Date.parse('2026-11-25T10:00:05Z'), watchCertificate: false });
+      await server.whenReady;
+      expect((await httpsCall(server.url, pki.caPem, '/readyz', undefined)).text).toBe('ok: 1 bundles\n');
+      const reply = await httpsCall(server.url, pki.caPem, '/mutate/hpa', fixtureText('hpa-update-gitops-resync.json'));
+      expect(JSON.parse(reply.text)).toEqual(reviewHpaMutation(fixture('hpa-update-gitops-resync.json'), [checkoutBundle()], Date.parse('2026-11-25T10:00:05Z')).review);
+      expect(JSON.parse(reply.text).response.patchType).toBe('JSONPatch');
+      await server.shutdown({ graceMs: 500 });
+    } finally {
+      pki.cleanup();
+      await kube.close();
+    }
   });
 });

@@ -39,9 +39,11 @@ const path = fc.constantFrom('/mutate/hpa', '/validate/hpa', '/validate/bundle')
 
 describe('over HTTPS, random and damaged requests', () => {
   it('300 requests: never a 5xx; a well-formed AdmissionReview (200) or a 4xx with a message', async () => {
+    const statuses = new Map<number, number>();
     await fc.assert(fc.asyncProperty(path, contentType, anyBodyText, async (p, ct, text) => {
       const reply = await httpsCall(server.url, pki.caPem, p, text, { agent, contentType: ct === '' ? null : ct });
       expect(reply.status).toBeLessThan(500);
+      statuses.set(reply.status, (statuses.get(reply.status) ?? 0) + 1);
       const body = JSON.parse(reply.text) as Record<string, unknown>;
       if (reply.status === 200) {
         const sent = JSON.parse(text) as { apiVersion: string; request: { uid: string; object?: JsonValue } };
@@ -52,6 +54,9 @@ describe('over HTTPS, random and damaged requests', () => {
         expect((body.message as string).length).toBeGreaterThan(10);
       }
     }), { numRuns: 300, seed: 6443 });
+    // Both kinds of answer were exercised, not only refusals.
+    expect(statuses.get(200)).toBeGreaterThan(60);
+    expect((statuses.get(400) ?? 0) + (statuses.get(415) ?? 0)).toBeGreaterThan(30);
     expect(logger.records.filter((r) => r.level === 'error')).toEqual([]);
   });
 

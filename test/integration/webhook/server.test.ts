@@ -189,6 +189,25 @@ describe('admission over HTTPS, replaying API server requests', () => {
   });
 });
 
+describe('request timeout', () => {
+  it('answers 408 and closes a request whose body stalls past the timeout', async () => {
+    const cert = pki.issue('timeout');
+    const s = await startWebhookServer({ port: 0, host: '127.0.0.1', certFile: cert.certFile, keyFile: cert.keyFile,
+      source: dirBundleSource(bundleDir), logger: memoryLogger(), now: () => NOW, watchCertificate: false, requestTimeoutMs: 300 });
+    const reply = await new Promise<{ status: number; closed: boolean }>((resolve, reject) => {
+      const req = request({ host: '127.0.0.1', port: s.port, path: '/mutate/hpa', method: 'POST', ca: pki.caPem, agent: false,
+        headers: { 'content-type': 'application/json', 'content-length': 1000 } }, (res) => {
+        res.resume();
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, closed: res.headers.connection === 'close' }));
+      });
+      req.on('error', reject);
+      req.write('{"kind":"AdmissionReview",');
+    });
+    expect(reply).toEqual({ status: 408, closed: true });
+    await s.shutdown({ graceMs: 100 });
+  });
+});
+
 describe('readiness and graceful shutdown', () => {
   it('is not ready before bundles load, and finishes an in-flight review after SIGTERM-style shutdown', async () => {
     const cert = pki.issue('shutdown');

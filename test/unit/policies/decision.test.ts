@@ -42,10 +42,13 @@ describe('applyDecision', () => {
 });
 
 describe('combineDecisions', () => {
-  it('adds changes and clamps to maxStep', () => {
-    expect(combineDecisions([1, 1], 3)).toBe(2);
-    expect(combineDecisions([3, 2], 3)).toBe(3);
-    expect(combineDecisions([-3, -3, 1], 3)).toBe(-3);
+  it('takes the rounded mean of the agents\' changes, clamped to maxStep', () => {
+    expect(combineDecisions([1, 1], 3)).toBe(1);
+    expect(combineDecisions([3, 2], 3)).toBe(3); // 2.5 rounds up
+    expect(combineDecisions([3, -3], 3)).toBe(0);
+    expect(combineDecisions([-3, -3, 1], 3)).toBe(-2); // −5/3
+    expect(combineDecisions([3, 3], 2)).toBe(2);
+    expect(combineDecisions([2], 3)).toBe(2);
     expect(combineDecisions([], 3)).toBe(0);
   });
 });

@@ -85,5 +85,11 @@ export const anyBodyText: fc.Arbitrary<string> = fc.oneof(
   { weight: 2, arbitrary: fc.tuple(fc.constantFrom(...FIXTURE_NAMES), fc.nat()).map(([n, cut]) => { const t = fixtureText(n); return t.slice(0, cut % t.length); }) },
   { weight: 1, arbitrary: fc.string({ maxLength: 200 }) },
   { weight: 1, arbitrary: fc.nat({ max: 400 }).map((n) => `${'['.repeat(n)}${']'.repeat(n)}`) },
+  // Large but within the limit: a 256 KiB to 2 MiB annotation on a real review.
+  { weight: 1, arbitrary: fc.tuple(fc.constantFrom('hpa-update-gitops-resync.json', 'hpa-create-governed.json', 'bundle-create.json'), fc.integer({ min: 256, max: 2048 })).map(([n, kib]) => {
+    const v = JSON.parse(fixtureText(n)) as { request: { object: { metadata: { annotations?: Record<string, string> } } } };
+    v.request.object.metadata.annotations = { ...(v.request.object.metadata.annotations ?? {}), 'example.com/blob': 'x'.repeat(kib * 1024) };
+    return JSON.stringify(v);
+  }) },
   { weight: 1, arbitrary: fc.nat({ max: 300 }).map((n) => `{"kind":"AdmissionReview","apiVersion":"admission.k8s.io/v1","request":${'{"a":'.repeat(n)}1${'}'.repeat(n)}}`) },
 );
