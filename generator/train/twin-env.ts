@@ -1,8 +1,8 @@
 /**
  * The twin as a multi-agent environment. Every decision period each agent decides, for each of its
- * services, a replica change; the changes for a service add up (combineDecisions) and become HPA bounds
- * through applyDecision — the same path the sidecar takes — and the emulated HPA controller scales
- * inside them. Observations come from the twin's snapshots (metrics pipeline, stale like the real one);
+ * services, a replica change; the changes for a service are combined (combineDecisions: their
+ * rounded mean) and become HPA bounds through applyDecision — the same path the sidecar takes — and
+ * the emulated HPA controller scales inside them. Observations come from the twin's snapshots (metrics pipeline, stale like the real one);
  * rewards come from the twin's per-second ground truth over the period.
  */
 import { applyDecision, combineDecisions, type BoundGuards } from '../../policies/decision.ts';

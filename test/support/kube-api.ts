@@ -461,6 +461,8 @@ export class KubeApiServer {
   private openWatch(type: ResourceType, ns: string | undefined, query: Record<string, string>, res: ServerResponse, entry: RecordedRequest): void {
     entry.status = 200;
     res.writeHead(200, { 'content-type': 'application/json', 'transfer-encoding': 'chunked' });
+    // Headers go out now, as the API server sends them: a client waits for them before it counts the
+    // watch as open, and a quiet resource may send no event for a long time.
     res.flushHeaders();
     const prefix = `${type.prefix}/${type.plural}|${ns === undefined ? '' : `${ns}|`}`;
     const selector = parseLabelSelector(query.labelSelector);

@@ -10,10 +10,19 @@ export interface BundleSource {
   bundles(): readonly PolicyBundle[];
   /** True once the first complete load finished; /readyz reports it. */
   ready(): boolean;
-  /** Load once and start watching; resolves when the first load is done. */
+  /** Load once and start watching; resolves when the first load is done (retrying until then) or the source stops. */
   start(): Promise<void>;
   stop(): Promise<void>;
-  /** Emits `reloaded` ({ bundles, problems }) after every (re)load and `problem` (string) for a rejected bundle. */
+  /**
+   * Why the source cannot load right now (the bundle directory is missing, the API refuses the list),
+   * for /readyz and logs; undefined while it can.
+   */
+  unavailable?(): string | undefined;
+  /**
+   * Emits `reloaded` ({ bundles, problems }) after every (re)load, `problem` (string) for a rejected
+   * bundle, `unavailable` (string) when the source stops being able to load (once per cause) and
+   * `available` (string) when it can again.
+   */
   readonly events: EventEmitter;
   /** What the source is, for logs: `dir:/etc/bundles` or `cluster`. */
   readonly description: string;

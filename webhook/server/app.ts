@@ -59,6 +59,8 @@ export type AdmissionPath = (typeof ADMISSION_PATHS)[number];
 export interface AppContext {
   bundles: () => readonly PolicyBundle[];
   ready: () => boolean;
+  /** Why bundles cannot be loaded, shown on /readyz while not ready. */
+  notReadyReason?: () => string | undefined;
   shuttingDown: () => boolean;
   enforcement?: Enforcement;
   metrics: WebhookMetrics;
@@ -206,7 +208,10 @@ export function createWebhookHandler(ctx: AppContext): (req: IncomingMessage, re
   });
   app.get('/readyz', (_req, res) => {
     if (ctx.shuttingDown()) res.status(503).type('text/plain').send('shutting down\n');
-    else if (!ctx.ready()) res.status(503).type('text/plain').send('bundles not loaded yet\n');
+    else if (!ctx.ready()) {
+      const why = ctx.notReadyReason?.();
+      res.status(503).type('text/plain').send(`bundles not loaded yet${why ? `: ${why}` : ''}\n`);
+    }
     else res.status(200).type('text/plain').send(`ok: ${ctx.bundles().length} bundles\n`);
   });
   app.get('/metrics', (_req, res) => {

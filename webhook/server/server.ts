@@ -65,6 +65,7 @@ export async function startWebhookServer(opts: WebhookServerOptions): Promise<We
   const handler = createWebhookHandler({
     bundles: () => opts.source.bundles(),
     ready: () => opts.source.ready(),
+    notReadyReason: () => opts.source.unavailable?.(),
     shuttingDown: () => shuttingDown,
     ...(opts.enforcement ? { enforcement: opts.enforcement } : {}),
     metrics,
@@ -101,6 +102,13 @@ export async function startWebhookServer(opts: WebhookServerOptions): Promise<We
   opts.source.events.on('reloaded', ({ bundles, problems }: { bundles: unknown[]; problems: string[] }) => {
     metrics.setBundlesLoaded(bundles.length);
     logger.log('info', 'bundles loaded', { source: opts.source.description, bundles: bundles.length, problems: problems.length });
+  });
+  opts.source.events.on('unavailable', (why: string) => {
+    metrics.bundleLoadErrors.inc({ source: opts.source.description.split(':')[0]! });
+    logger.log('error', 'bundle source unavailable', { source: opts.source.description, problem: why });
+  });
+  opts.source.events.on('available', (what: string) => {
+    logger.log('info', 'bundle source available', { source: opts.source.description, detail: what });
   });
   opts.source.events.on('problem', (p: string) => {
     metrics.bundleLoadErrors.inc({ source: opts.source.description.split(':')[0]! });

@@ -161,12 +161,16 @@ export function planHpa(input: PlanInput): HpaPlan {
 
   const fallback = (cause: FallbackCause, why: string): HpaPlan => {
     const reason = `fallback to the base spec: ${why}`;
-    const decision = decisionFor('fallback', 'none', 0, base, reason);
+    // With guards, the base goes through the same mapping as the webhook's (change 0: the base within
+    // the guards), so the webhook never takes the sidecar's fallback for a new base and undoes it.
+    // Without a valid bundle nothing guards the HPA and the base spec applies as it is.
+    const bounds = guards ? applyDecision(base, hpa.status?.currentReplicas ?? current.minReplicas, 0, guards) : base;
+    const decision = decisionFor('fallback', 'none', 0, bounds, reason);
     return {
-      kind: 'fallback', fallbackCause: cause, bounds: base, agent: 'fallback', role: 'none', replicaChange: 0,
-      ...(same(base) ? {} : { change: changeFor(decision, base), decision }),
-      message: `${reason}; ${boundsText(base)}${versionText}`,
-      signature: `fallback|${cause}|${base.minReplicas}|${base.maxReplicas}`,
+      kind: 'fallback', fallbackCause: cause, bounds, agent: 'fallback', role: 'none', replicaChange: 0,
+      ...(same(bounds) ? {} : { change: changeFor(decision, bounds), decision }),
+      message: `${reason}; ${boundsText(bounds)}${versionText}`,
+      signature: `fallback|${cause}|${bounds.minReplicas}|${bounds.maxReplicas}`,
     };
   };
 

@@ -185,7 +185,8 @@ export function clairvoyant(targetShare = 0.7): Method {
 
 /**
  * Trained agents acting as the sidecar would: snapshot → observation → network under the role's hard
- * mask → greedy decision; decisions for a service add up and become HPA bounds through applyDecision.
+ * mask → greedy decision; decisions for a service are combined (combineDecisions) and become HPA
+ * bounds through applyDecision.
  */
 export function trainedAgents(name: string, organisation: Organisation, agents: AgentPolicy[], roleMode: RoleMode, maxStep = 3): Method {
   const org = validateOrganisation(organisation);

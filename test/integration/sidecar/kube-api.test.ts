@@ -1,7 +1,7 @@
 import { request as httpsRequest } from 'node:https';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { AutoscalingV2Api, PatchStrategy, setHeaderOptions } from '@kubernetes/client-node';
-import { HPA_API, HPAS, KubeApiServer, hpaObject } from '../../support/kube-api.ts';
+import { AutoscalingV2Api, CoordinationV1Api, PatchStrategy, makeInformer, setHeaderOptions, type V1Lease } from '@kubernetes/client-node';
+import { HPA_API, HPAS, KubeApiServer, LEASE_API, hpaObject } from '../../support/kube-api.ts';
 
 let api: KubeApiServer;
 /** A raw HTTPS call (node:https, trusting the server's CA), to see status, headers and body as sent. */
@@ -27,6 +27,30 @@ afterAll(async () => {
 });
 
 describe('local Kubernetes API server', () => {
+  it('opens a watch on a quiet resource at once, so an informer starts before any event', async () => {
+    const kc = api.kubeConfig();
+    const leases = kc.makeApiClient(CoordinationV1Api);
+    const path = '/apis/coordination.k8s.io/v1/namespaces/quiet/leases';
+    const informer = makeInformer<V1Lease>(kc, path, () => leases.listNamespacedLease({ namespace: 'quiet' }));
+    const watchesBefore = api.openWatchCount();
+    let connects = 0;
+    informer.on('connect', () => connects++);
+    try {
+      // Resolves once the watch's response headers arrive; nothing exists in the namespace to send.
+      // Headers held back until the first event would instead end in the client's watch timeout
+      // and a second connect.
+      await informer.start();
+      expect(connects).toBe(1);
+      expect(informer.list()).toEqual([]);
+      expect(api.openWatchCount()).toBe(watchesBefore + 1);
+      const added = new Promise<V1Lease>((resolve) => informer.on('add', resolve));
+      api.put(LEASE_API, 'leases', { metadata: { name: 'first', namespace: 'quiet' }, spec: { holderIdentity: 'a' } });
+      expect((await added).metadata?.name).toBe('first');
+    } finally {
+      await informer.stop();
+    }
+  });
+
   it('serves objects with server-owned metadata to @kubernetes/client-node', async () => {
     const hpa = await api.kubeConfig().makeApiClient(AutoscalingV2Api).readNamespacedHorizontalPodAutoscaler({ name: 'web', namespace: 'shop' });
     expect(hpa.metadata).toMatchObject({ name: 'web', namespace: 'shop', generation: 1 });

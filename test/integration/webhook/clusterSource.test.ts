@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { sealBundle, type PolicyBundle } from '../../../policies/bundle.ts';
-import { clusterBundleSource } from '../../../webhook/bundles/clusterSource.ts';
+import { BUNDLE_LIST_PATH, clusterBundleSource } from '../../../webhook/bundles/clusterSource.ts';
 import type { BundleSource } from '../../../webhook/bundles/source.ts';
 import { BUNDLE_API, KubeApiServer, type KubeObject } from '../../support/kube-api.ts';
 import { checkoutBundle, fixture, fixtureText } from '../../unit/webhook/fixtures.ts';
@@ -68,6 +68,49 @@ describe('PolicyBundles from the cluster (list + watch of /apis/karma-hpa.io/v1a
 
     api.remove(BUNDLE_API, 'policybundles', 'prod', 'checkout');
     await whenBundles((bs) => bs.length === 0);
+  });
+
+  it('is ready on a cluster with no bundles yet, and picks up the first one from the watch', async () => {
+    const kube = await KubeApiServer.start();
+    const quiet = clusterBundleSource(kube.kubeConfig());
+    try {
+      await quiet.start();
+      expect(quiet.ready()).toBe(true);
+      expect(quiet.bundles()).toEqual([]);
+      expect(kube.openWatchCount()).toBe(1);
+      const first = new Promise<void>((resolve) => quiet.events.on('reloaded', (e: { bundles: PolicyBundle[] }) => { if (e.bundles.length === 1) resolve(); }));
+      kube.put(BUNDLE_API, 'policybundles', checkoutBundle() as unknown as KubeObject);
+      await first;
+      expect(quiet.bundles().map((b) => b.metadata.name)).toEqual(['checkout']);
+    } finally {
+      await quiet.stop();
+      await kube.close();
+    }
+  });
+
+  it('stays not ready while the first list fails, and becomes ready when a retry lists', async () => {
+    const kube = await KubeApiServer.start();
+    kube.put(BUNDLE_API, 'policybundles', checkoutBundle() as unknown as KubeObject);
+    kube.injectFault({ status: 503, count: 1, match: (r) => r.method === 'GET' && r.path === BUNDLE_LIST_PATH });
+    const flaky = clusterBundleSource(kube.kubeConfig(), { retryDelayMs: 10 });
+    const problems: string[] = [];
+    flaky.events.on('problem', (p: string) => {
+      problems.push(p);
+      // The failed list has been reported; the informer's start() has returned, yet nothing is listed.
+      expect(flaky.ready()).toBe(false);
+      expect(flaky.unavailable?.()).toBe(p);
+    });
+    try {
+      await flaky.start();
+      expect(flaky.ready()).toBe(true);
+      expect(flaky.unavailable?.()).toBeUndefined();
+      expect(flaky.bundles().map((b) => b.metadata.name)).toEqual(['checkout']);
+      expect(kube.requestsTo('GET', BUNDLE_LIST_PATH).filter((r) => r.query.watch === undefined).map((r) => r.status)).toEqual([503, 200]);
+      expect(problems).toEqual(['watching /apis/karma-hpa.io/v1alpha1/policybundles failed: HTTP 503: injected fault: ServiceUnavailable; retrying']);
+    } finally {
+      await flaky.stop();
+      await kube.close();
+    }
   });
 
   it('serves admission with bundles from the cluster once they are listed', async () => {

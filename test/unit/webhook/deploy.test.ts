@@ -1,11 +1,16 @@
 import { describe, expect, it } from 'vitest';
 import { execFileSync } from 'node:child_process';
-import { readFileSync, readdirSync } from 'node:fs';
+import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { get } from 'node:http';
+import { tmpdir } from 'node:os';
+import { join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parse as parseYaml } from 'yaml';
-import { validateManifestsYaml } from '../../support/manifests.ts';
+import { validateManifest, validateManifestsYaml } from '../../support/manifests.ts';
 import { parseCommandArgs } from '../../../generator/cli/command.ts';
+import { sidecarCommand } from '../../../generator/commands/sidecar.ts';
 import { webhookCommand } from '../../../generator/commands/webhook.ts';
+import { Telemetry } from '../../../webhook/sidecar/telemetry.ts';
 import { ADMISSION_PATHS } from '../../../webhook/server/app.ts';
 import { REQUEST_TIMEOUT_MS } from '../../../webhook/server/server.ts';
 
@@ -37,8 +42,9 @@ describe('webhook/deploy/base', () => {
   it('every object validates against the upstream schema of its kind', () => {
     // validateManifestsYaml threw at load time on any invalid object; these are all that passed.
     expect(objects.map((o) => o.kind).sort()).toEqual([
-      'Certificate', 'Certificate', 'ClusterRole', 'ClusterRole', 'ClusterRoleBinding', 'ClusterRoleBinding', 'Deployment', 'Issuer', 'Issuer',
-      'MutatingWebhookConfiguration', 'Namespace', 'NetworkPolicy', 'PodDisruptionBudget', 'Role', 'RoleBinding', 'Service', 'ServiceAccount', 'ServiceAccount',
+      'Certificate', 'Certificate', 'ClusterRole', 'ClusterRole', 'ClusterRoleBinding', 'ClusterRoleBinding', 'Deployment', 'Deployment', 'Issuer', 'Issuer',
+      'MutatingWebhookConfiguration', 'Namespace', 'NetworkPolicy', 'PodDisruptionBudget', 'PodDisruptionBudget', 'Role', 'RoleBinding', 'Service',
+      'ServiceAccount', 'ServiceAccount',
       'ValidatingWebhookConfiguration',
     ]);
   });
@@ -59,8 +65,61 @@ describe('webhook/deploy/base', () => {
     const parsed = parseCommandArgs(webhookCommand, c.args.slice(1));
     expect(parsed).not.toBe('help');
     expect(c.args[0]).toBe('webhook');
-    const [pdb] = find('PodDisruptionBudget');
+    const [pdb] = find('PodDisruptionBudget', 'karma-hpa-webhook');
     expect(pdb!.spec).toEqual({ minAvailable: 1, selector: { matchLabels: { 'app.kubernetes.io/name': 'karma-hpa-webhook' } } });
+  });
+
+  it('runs the sidecar as its own 2-replica Deployment: leader election by pod name, metrics and probes on 9464, locked down', async () => {
+    const [dep] = find('Deployment', 'karma-hpa-sidecar');
+    const [pdb] = find('PodDisruptionBudget', 'karma-hpa-sidecar');
+    for (const o of [dep!, pdb!]) expect(() => validateManifest(o)).not.toThrow();
+    expect(dep!.spec.replicas).toBe(2);
+    expect(dep!.spec.strategy.rollingUpdate).toEqual({ maxUnavailable: 0, maxSurge: 1 });
+    const pod = dep!.spec.template.spec;
+    expect(dep!.spec.selector.matchLabels).toEqual({ 'app.kubernetes.io/name': 'karma-hpa-sidecar' });
+    expect(pod.serviceAccountName).toBe('karma-hpa-sidecar');
+    expect(find('ServiceAccount', 'karma-hpa-sidecar')).toHaveLength(1);
+    expect(find('RoleBinding', 'karma-hpa-sidecar-leader-election')[0]!.subjects).toEqual([{ kind: 'ServiceAccount', name: 'karma-hpa-sidecar', namespace: 'karma-hpa' }]);
+    expect(pod.securityContext).toMatchObject({ runAsNonRoot: true, seccompProfile: { type: 'RuntimeDefault' } });
+    expect(pod.affinity.podAntiAffinity.preferredDuringSchedulingIgnoredDuringExecution[0].podAffinityTerm.labelSelector.matchLabels).toEqual(dep!.spec.selector.matchLabels);
+    expect(pod.containers).toHaveLength(1);
+    const c = pod.containers[0];
+    expect(c.securityContext).toMatchObject({ readOnlyRootFilesystem: true, allowPrivilegeEscalation: false, runAsNonRoot: true, capabilities: { drop: ['ALL'] } });
+    expect(c.resources.requests).toMatchObject({ cpu: expect.any(String), memory: expect.any(String) });
+    expect(c.resources.limits.memory).toBeDefined();
+
+    // The real CLI accepts the arguments; the documented overlay patch replaces args[1], the Prometheus URL.
+    expect(c.args[0]).toBe('sidecar');
+    expect(c.args[1]).toBe('--prometheus=http://prometheus-operated.monitoring.svc:9090');
+    const parsed = parseCommandArgs(sidecarCommand, c.args.slice(1));
+    if (parsed === 'help') throw new Error('sidecar args asked for help');
+    expect(parsed.values['no-leader-election']).toBeUndefined();
+    expect(parsed.values.identity).toBeUndefined();
+    expect(parsed.values['lease-namespace']).toBeUndefined();
+    // Without --identity / --lease-namespace the CLI takes them from the downward API.
+    expect(c.env).toEqual([
+      { name: 'POD_NAME', valueFrom: { fieldRef: { fieldPath: 'metadata.name' } } },
+      { name: 'POD_NAMESPACE', valueFrom: { fieldRef: { fieldPath: 'metadata.namespace' } } },
+    ]);
+    const metricsPort = Number(parsed.values['metrics-port']);
+    expect(c.ports).toEqual([{ name: 'metrics', containerPort: metricsPort, protocol: 'TCP' }]);
+    expect(metricsPort).toBe(9464);
+    for (const probe of [c.readinessProbe, c.livenessProbe]) expect(probe.httpGet).toEqual({ path: '/healthz', port: 'metrics' });
+
+    // The probe path and /metrics are what the sidecar's telemetry server answers.
+    const served = await new Telemetry().serve(0, '127.0.0.1');
+    try {
+      const status = (path: string) => new Promise<number>((resolve, reject) => {
+        get({ host: '127.0.0.1', port: served.port, path }, (res) => { res.resume(); resolve(res.statusCode ?? 0); }).on('error', reject);
+      });
+      expect(await status(c.livenessProbe.httpGet.path)).toBe(200);
+      expect(await status('/metrics')).toBe(200);
+    } finally {
+      served.server.close();
+    }
+
+    expect(pdb!.spec).toEqual({ minAvailable: 1, selector: { matchLabels: dep!.spec.selector.matchLabels } });
+    expect(dep!.spec.template.metadata.labels).toMatchObject(dep!.spec.selector.matchLabels);
   });
 
   it('configures the admission webhooks as documented', () => {
@@ -100,6 +159,8 @@ describe('webhook/deploy/base', () => {
       expect(r.verbs).not.toContain('*');
       expect(r.resources).not.toContain('secrets');
     }
+    // The sidecar writes no PolicyBundle status, so it gets no access to it.
+    expect((sidecarRole!.rules as Obj[]).flatMap((r) => r.resources)).not.toContain('policybundles/status');
     const [lease] = find('Role', 'karma-hpa-sidecar-leader-election');
     expect(lease!.rules).toEqual([{ apiGroups: ['coordination.k8s.io'], resources: ['leases'], verbs: ['get', 'create', 'update'] }]);
     const subjects = find('ClusterRoleBinding').map((b) => [b.metadata.name, b.subjects[0].name]);
@@ -125,5 +186,28 @@ describe('webhook/deploy/base', () => {
     // commonLabels must not reach the webhooks' object selectors, or HPAs would need the label to be governed.
     const mwc = docs.find((d) => d.kind === 'MutatingWebhookConfiguration')!;
     expect(mwc.webhooks[0].objectSelector).toEqual({ matchLabels: { 'karma-hpa.io/governed': 'true' } });
+    expect(docs.filter((d) => d.kind === 'Deployment').map((d) => d.metadata.name).sort()).toEqual(['karma-hpa-sidecar', 'karma-hpa-webhook']);
+  });
+
+  it.skipIf(!hasKubectl())('takes the documented overlay patch that points the sidecar at another Prometheus', () => {
+    const overlay = mkdtempSync(join(tmpdir(), 'karma-hpa-overlay-'));
+    try {
+      // kustomize refuses absolute paths to a base.
+      writeFileSync(join(overlay, 'kustomization.yaml'), [
+        'apiVersion: kustomize.config.k8s.io/v1beta1', 'kind: Kustomization', 'bases:', `  - ${relative(overlay, BASE)}`,
+        'patchesJson6902:', '  - target: { group: apps, version: v1, kind: Deployment, name: karma-hpa-sidecar }', '    path: sidecar-prometheus.yaml', '',
+      ].join('\n'));
+      writeFileSync(join(overlay, 'sidecar-prometheus.yaml'), [
+        '- op: replace', '  path: /spec/template/spec/containers/0/args/1', '  value: --prometheus=http://prometheus.observability.svc:9090', '',
+      ].join('\n'));
+      const built = execFileSync('kubectl', ['kustomize', overlay], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] });
+      const docs = validateManifestsYaml(built, 'kubectl kustomize overlay') as Obj[];
+      const sidecar = docs.find((d) => d.kind === 'Deployment' && d.metadata.name === 'karma-hpa-sidecar')!;
+      const args = sidecar.spec.template.spec.containers[0].args as string[];
+      expect(args).toEqual(['sidecar', '--prometheus=http://prometheus.observability.svc:9090', '--metrics-port=9464', '--tick-seconds=15']);
+      expect(parseCommandArgs(sidecarCommand, args.slice(1))).not.toBe('help');
+    } finally {
+      rmSync(overlay, { recursive: true, force: true });
+    }
   });
 });

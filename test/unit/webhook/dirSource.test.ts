@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { mkdtempSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, renameSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { stringify } from 'yaml';
@@ -62,5 +62,64 @@ describe('bundles from a directory', () => {
     unlinkSync(join(dir, 'shop.yaml'));
     while ((await reload).bundles.length > 0) reload = nextReload(source);
     expect(source.bundles()).toEqual([]);
+  });
+
+  it('waits for a directory that does not exist yet, says why, and loads it once it appears (nested levels too)', async () => {
+    dir = mkdtempSync(join(tmpdir(), 'karma-hpa-dir-'));
+    const target = join(dir, 'checkout', 'bundles');
+    source = dirBundleSource(target);
+    const unavailable: string[] = [];
+    source.events.on('unavailable', (why: string) => unavailable.push(why));
+    const available = new Promise<string>((resolve) => source!.events.once('available', resolve));
+    let started = false;
+    const starting = source.start().then(() => { started = true; });
+    expect(source.ready()).toBe(false);
+    expect(source.unavailable?.()).toBe(`bundle directory ${target} does not exist`);
+    expect(unavailable).toEqual([`bundle directory ${target} does not exist; waiting for it to appear`]);
+
+    // One missing level appears: still waiting, and no second report for the same cause.
+    const staging = join(dir, 'staging');
+    mkdirSync(staging);
+    writeFileSync(join(staging, 'shop.yaml'), stringify(named('checkout')));
+    mkdirSync(join(dir, 'checkout'));
+    expect(started).toBe(false);
+    // The checkout arrives in one rename, as git-sync and atomic writers do.
+    renameSync(staging, target);
+    await starting;
+    expect(await available).toBe(`bundle directory ${target} is readable again`);
+    expect(source.ready()).toBe(true);
+    expect(source.unavailable?.()).toBeUndefined();
+    expect(source.bundles().map((b) => b.metadata.name)).toEqual(['checkout']);
+    expect(unavailable).toHaveLength(1);
+  });
+
+  it('keeps its bundles when the directory disappears, and reloads when it comes back', async () => {
+    dir = mkdtempSync(join(tmpdir(), 'karma-hpa-dir-'));
+    const target = join(dir, 'bundles');
+    mkdirSync(target);
+    writeFileSync(join(target, 'shop.yaml'), stringify(named('checkout')));
+    source = dirBundleSource(target);
+    await source.start();
+    const gone = new Promise<string>((resolve) => source!.events.once('unavailable', resolve));
+    rmSync(target, { recursive: true });
+    expect(await gone).toBe(`bundle directory ${target} does not exist; keeping the bundles in force and waiting for it to appear`);
+    expect(source.ready()).toBe(true);
+    expect(source.bundles().map((b) => b.metadata.name)).toEqual(['checkout']);
+
+    const back = new Promise<{ bundles: PolicyBundle[] }>((resolve) => {
+      const on = (e: { bundles: PolicyBundle[] }) => {
+        if (e.bundles.some((b) => b.metadata.name === 'cart')) {
+          source!.events.off('reloaded', on);
+          resolve(e);
+        }
+      };
+      source!.events.on('reloaded', on);
+    });
+    const staging = join(dir, 'staging');
+    mkdirSync(staging);
+    writeFileSync(join(staging, 'shop.yaml'), stringify(named('cart')));
+    renameSync(staging, target);
+    expect((await back).bundles.map((b) => b.metadata.name)).toEqual(['cart']);
+    expect(source.unavailable?.()).toBeUndefined();
   });
 });
