@@ -44,3 +44,13 @@ export function digestOf(value: unknown): string {
 export function sha256Hex(data: string | Uint8Array): string {
   return createHash('sha256').update(data).digest('hex');
 }
+
+/** A copy with every non-finite number as null (e.g. a CI half-width over one seed, which is undefined), so canonical JSON can carry it. */
+export function withoutNonFinite<T>(value: T): T {
+  if (typeof value === 'number') return (Number.isFinite(value) ? value : null) as T;
+  if (Array.isArray(value)) return value.map((v) => withoutNonFinite(v)) as T;
+  if (value !== null && typeof value === 'object' && !ArrayBuffer.isView(value)) {
+    return Object.fromEntries(Object.entries(value as Record<string, unknown>).map(([k, v]) => [k, withoutNonFinite(v)])) as T;
+  }
+  return value;
+}

@@ -15,16 +15,21 @@ import type { RoleMode } from '../train/twin-env.ts';
 import { loadScenario } from '../twin/scenario.ts';
 import { loadTopology } from '../twin/topology.ts';
 import { TRAINING_FORMAT } from './train.ts';
+import { withoutNonFinite } from '../../policies/canonical.ts';
+import { validateBundle, type PolicyBundle } from '../../policies/bundle.ts';
+import { parse as parseYaml } from 'yaml';
 
 export const evaluateCommand: Command = {
   name: 'evaluate',
   summary: 'compare trained agents and baselines in the twin: success, latency, pending, recovery, availability, cost (95 % CIs)',
-  usage: '--topology NAME|FILE --scenarios S[,S…] --methods M[,M…] [--seeds N] [--policies DIR…] [--json] [--out DIR]',
+  usage: '--topology NAME|FILE --scenarios S[,S…] (--methods M[,M…] | --bundle FILE) [--seeds N] [--policies DIR…] [--json] [--out DIR] [--report FILE]',
   options: {
     topology: { type: 'string', description: 'built-in topology or topology YAML file', valueName: 'NAME|FILE' },
     scenarios: { type: 'string', multiple: true, description: 'scenarios to evaluate (built-in names or files)', valueName: 'S' },
     methods: { type: 'string', multiple: true, description: `methods: ${ALL_METHODS.join(', ')}`, valueName: 'M' },
     seeds: { type: 'string', description: 'evaluation seeds per scenario and method (disjoint from training seeds)', default: '5', valueName: 'N' },
+    bundle: { type: 'string', description: 'evaluate the agents of this PolicyBundle (JSON or YAML; schema and digest checked) as method "bundle"; --methods then defaults to bundle,default-hpa', valueName: 'FILE' },
+    report: { type: 'string', description: 'write the summary as a Markdown report (for a pull-request comment)', valueName: 'FILE' },
     policies: { type: 'string', multiple: true, description: 'output directory of `karma-hpa train` (its policies.json names the method); repeatable', valueName: 'DIR' },
     'train-iterations': { type: 'string', description: 'trained methods without --policies are trained first, on the evaluated scenarios, for this many iterations', default: String(DEFAULT_MAPPO_CONFIG.iterations), valueName: 'N' },
     workers: { type: 'string', description: 'rollout worker threads for on-the-fly training', default: '2', valueName: 'N' },
@@ -39,16 +44,24 @@ Metrics are the twin's (generator/twin/metrics.ts); ± is the half-width of the 
     const cmd = 'evaluate';
     const topologyRef = stringOpt(args, 'topology', cmd, true);
     const scenarioRefs = listOpt(args, 'scenarios');
+    const bundleFile = stringOpt(args, 'bundle', cmd);
+    const bundle = bundleFile === undefined ? undefined : loadBundleFile(resolve(io.cwd, bundleFile));
     const methodNames = listOpt(args, 'methods');
+    if (bundle && methodNames.length === 0) methodNames.push(BUNDLE_METHOD, 'default-hpa');
     if (scenarioRefs.length === 0) throw new KarmaError('missing required option --scenarios', { where: `karma-hpa ${cmd}` });
-    if (methodNames.length === 0) throw new KarmaError('missing required option --methods', { where: `karma-hpa ${cmd}`, hint: `one or more of ${ALL_METHODS.join(', ')}` });
+    if (methodNames.length === 0) throw new KarmaError('missing required option --methods', { where: `karma-hpa ${cmd}`, hint: `one or more of ${ALL_METHODS.join(', ')}, or --bundle FILE` });
     for (const m of methodNames) {
-      if (!(ALL_METHODS as readonly string[]).includes(m)) throw new KarmaError(`unknown method "${m}"`, { where: `karma-hpa ${cmd} --methods`, hint: `one of ${ALL_METHODS.join(', ')}` });
+      if (m === BUNDLE_METHOD && !bundle) throw new KarmaError(`method "${BUNDLE_METHOD}" needs --bundle FILE`, { where: `karma-hpa ${cmd} --methods` });
+      if (m !== BUNDLE_METHOD && !(ALL_METHODS as readonly string[]).includes(m)) throw new KarmaError(`unknown method "${m}"`, { where: `karma-hpa ${cmd} --methods`, hint: `one of ${ALL_METHODS.join(', ')}` });
     }
     const seeds = evaluationSeeds(intOpt(args, 'seeds', cmd, 5, 1, 1000));
     const topology = loadTopology(topologyRef, io.cwd);
     const scenarios = scenarioRefs.map((s) => loadScenario(s, io.cwd, { topology: topology.name }));
     const trained = new Map<string, TrainedPolicies>();
+    if (bundle) {
+      const organisation = validateOrganisation(bundle.spec.organisation, bundleFile);
+      trained.set(BUNDLE_METHOD, { method: BUNDLE_METHOD, roleMode: 'hard', organisation, agents: bundle.spec.agents as AgentPolicy[], history: [], wallMs: 0, envSteps: 0, converged: false });
+    }
     for (const dir of listOpt(args, 'policies')) {
       const t = readTrained(resolve(io.cwd, dir));
       trained.set(t.method, t);
@@ -73,20 +86,50 @@ Metrics are the twin's (generator/twin/metrics.ts); ± is the half-width of the 
     progress.finish();
     const summary = summarise(results);
     const table = formatSummary(summary);
-    const header = { topology: topology.name, scenarios: scenarios.map((s) => s.name), methods: methodNames, seeds, tuning: ctx.tuning ?? null };
-    if (args.values.json) io.out(canonicalPrettyJson({ ...header, summary }));
+    const header = {
+      topology: topology.name, scenarios: scenarios.map((s) => s.name), methods: methodNames, seeds, tuning: ctx.tuning ?? null,
+      ...(bundle ? { bundle: { name: bundle.metadata.name, version: bundle.spec.version, digest: bundle.spec.digest } } : {}),
+    };
+    // A 95 % CI over a single seed is undefined (NaN); JSON carries it as null.
+    const summaryJson = withoutNonFinite(summary);
+    if (args.values.json) io.out(canonicalPrettyJson({ ...header, summary: summaryJson }));
     else io.out(`${ctx.tuning ? `tuned HPA: CPU target ${ctx.tuning.cpuTargetPercent} %, behavior ${ctx.tuning.behavior}\n` : ''}${table}`);
     const outDir = stringOpt(args, 'out', cmd);
     if (outDir !== undefined) {
       const dir = resolve(io.cwd, outDir);
       mkdirSync(dir, { recursive: true });
-      writeFileSync(join(dir, 'episodes.json'), canonicalPrettyJson({ ...header, episodes: results }));
-      writeFileSync(join(dir, 'summary.json'), canonicalPrettyJson({ ...header, summary }));
+      writeFileSync(join(dir, 'episodes.json'), canonicalPrettyJson(withoutNonFinite({ ...header, episodes: results })));
+      writeFileSync(join(dir, 'summary.json'), canonicalPrettyJson({ ...header, summary: summaryJson }));
       writeFileSync(join(dir, 'summary.md'), table);
+    }
+    const reportFile = stringOpt(args, 'report', cmd);
+    if (reportFile !== undefined) {
+      const title = bundle
+        ? `## karma-hpa evaluation of ${bundle.metadata.name} v${bundle.spec.version}`
+        : '## karma-hpa evaluation';
+      const lines = [title, '', `Topology \`${topology.name}\`, scenarios ${scenarios.map((s) => `\`${s.name}\``).join(', ')}, ${seeds.length} evaluation seed${seeds.length === 1 ? '' : 's'} each (disjoint from training seeds). ± is the half-width of the 95 % confidence interval.`, '', table];
+      writeFileSync(resolve(io.cwd, reportFile), `${lines.join('\n')}`);
     }
     return 0;
   },
 };
+
+/** The method name under which `--bundle` agents are evaluated. */
+const BUNDLE_METHOD = 'bundle';
+
+function loadBundleFile(path: string): PolicyBundle {
+  if (!existsSync(path)) throw new KarmaError('bundle file does not exist', { where: path });
+  const text = readFileSync(path, 'utf8');
+  let doc: unknown;
+  try {
+    doc = parseYaml(text);
+  } catch (e) {
+    throw new KarmaError(`not valid JSON or YAML: ${(e as Error).message.split('\n')[0]}`, { where: path });
+  }
+  const result = validateBundle(doc);
+  if (!result.ok) throw new KarmaError('invalid PolicyBundle', { where: path, details: result.errors, hint: `run 'karma-hpa bundle validate ${path}' for details` });
+  return result.bundle;
+}
 
 function readTrained(dir: string): TrainedPolicies {
   const path = join(dir, 'policies.json');

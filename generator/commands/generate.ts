@@ -7,7 +7,8 @@ import {
   baselineList, commitTime, defaultRunDirName, DEFAULT_EVALUATION_SEEDS, DEFAULT_TRAINING_BUDGET, GENERATE_BASELINES,
   QUICK_EVALUATION_SEEDS, QUICK_TRAINING_BUDGET, TRAINING_SCENARIOS, type GeneratePlan,
 } from '../pipeline/plan.ts';
-import { formatGenerateSummary, withoutNonFinite } from '../pipeline/summary.ts';
+import { formatGenerateSummary } from '../pipeline/summary.ts';
+import { withoutNonFinite } from '../../policies/canonical.ts';
 import { builtinTopologyNames } from '../twin/topology.ts';
 import { parseIdentity } from './publish.ts';
 

@@ -7,7 +7,7 @@
  */
 import { mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
-import { canonicalPrettyJson, digestOf } from '../../policies/canonical.ts';
+import { canonicalPrettyJson, digestOf, withoutNonFinite } from '../../policies/canonical.ts';
 import { KarmaError } from '../../policies/errors.ts';
 import { loadOrganisation } from '../../policies/organisation.ts';
 import pkg from '../../package.json' with { type: 'json' };
@@ -38,7 +38,7 @@ import {
 import type { GeneratePlan } from './plan.ts';
 import { latestPublishedBundle } from './published.ts';
 import { provenanceSection } from './report-provenance.ts';
-import { successByMethod, withoutNonFinite, type GenerateResult, type StageTiming } from './summary.ts';
+import { successByMethod, type GenerateResult, type StageTiming } from './summary.ts';
 
 export const GENERATE_STAGES = ['model', 'train', 'evaluate', 'analyze', 'bundle', 'publish'] as const;
 export type GenerateStage = (typeof GENERATE_STAGES)[number];

@@ -125,12 +125,3 @@ export function formatGenerateSummary(r: GenerateResult, cwd: string): string {
   return `${lines.join('\n')}\n`;
 }
 
-/** A copy with every non-finite number (a CI half-width over one seed is NaN) as null, so it can be written as JSON. */
-export function withoutNonFinite<T>(value: T): T {
-  if (typeof value === 'number') return (Number.isFinite(value) ? value : null) as T;
-  if (Array.isArray(value)) return value.map((v) => withoutNonFinite(v)) as T;
-  if (value !== null && typeof value === 'object' && !ArrayBuffer.isView(value)) {
-    return Object.fromEntries(Object.entries(value as Record<string, unknown>).map(([k, v]) => [k, withoutNonFinite(v)])) as T;
-  }
-  return value;
-}

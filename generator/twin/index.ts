@@ -30,12 +30,15 @@
  * - `series: TimeSeries` per-second, per-service recording (fields in series.ts: offered, served,
  *   servedWithinSlo, dropped, pending, queue, replicas, ready, p95LatencyMs, cpuUtilization,
  *   capacityRps, failedPods); `series.toCsv()`, `series.toJson()`, `series.column(service, field)`.
+ * - `setAdversary({ entryPoint, rateMultiplier, crashProbabilityPerSecond })` / `clearAdversary()` /
+ *   `adversary`: a training adversary applied from the next tick (entry load × multiplier; extra crash
+ *   probability per pod-second for the entry point and every service downstream of it).
  * - `injectorEvents: InjectorEvent[]` fault/attack onsets and ends (recovery time is measured from onsets).
  * - `episodeMetrics(): EpisodeMetrics` success rate (per service and end-to-end), latency compliance, pending ratio, recovery,
  *   availability, cost, operational resilience — per episode and per service.
  */
-export { createSimulation, Simulation, crashLoopBackoffSeconds, SIMULATION_EPOCH_MS } from './simulation.ts';
-export type { AutoscalerMode, SimulationOptions, PodEvent, PodView, PodState } from './simulation.ts';
+export { createSimulation, Simulation, crashLoopBackoffSeconds, SIMULATION_EPOCH_MS, ADVERSARY_MAX_RATE_MULTIPLIER } from './simulation.ts';
+export type { AutoscalerMode, SimulationOptions, PodEvent, PodView, PodState, AdversarySetting } from './simulation.ts';
 export { loadTopology, parseTopology, builtinTopologyNames, flowMultipliers, sustainableEntryRate, parseCpuMilli } from './topology.ts';
 export type { Topology, ServiceSpec, TwinHpaSpec, TopologyDocument, Criticality } from './topology.ts';
 export { loadScenario, parseScenario, builtinScenarioNames, builtinScenarioNamesFor, builtinScenarioRefs, builtinScenarioTopologies, DEFAULT_SCENARIO_TOPOLOGY, topologyOfScenario, checkScenarioAgainstTopology } from './scenario.ts';

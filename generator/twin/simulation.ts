@@ -99,6 +99,23 @@ export interface PodView {
   createdAtSeconds: number;
 }
 
+/**
+ * A zero-sum adversary's pressure (KARMA's adversary agent): the offered load at one entry point is
+ * multiplied, and Ready pods of every service that entry point's requests reach crash with an extra
+ * probability per pod-second.
+ */
+export interface AdversarySetting {
+  /** An entry point (service name) of the topology. */
+  entryPoint: string;
+  /** Multiplier of that entry point's offered load, on top of the scenario's injectors (0 … 100). */
+  rateMultiplier: number;
+  /** Extra crash probability per pod and second for the services reached from the entry point (0 … 1). */
+  crashProbabilityPerSecond: number;
+}
+
+/** Largest accepted adversary load multiplier: beyond it every service is saturated anyway. */
+export const ADVERSARY_MAX_RATE_MULTIPLIER = 100;
+
 interface HpaState {
   spec: TwinHpaSpec;
   recommendations: TimestampedRecommendation[];
@@ -181,6 +198,10 @@ export class Simulation {
   private readonly hpaSyncTicks: number;
   private readonly scrapeTicks: number;
   private readonly metricsDelay: number;
+  // Adversary (setAdversary): load multiplier per entry-point slot and extra crash probability per service.
+  private adversarySetting: AdversarySetting | undefined;
+  private readonly adversaryEntryMultiplier: Float64Array;
+  private readonly adversaryCrash: Float64Array;
 
   constructor(opts: SimulationOptions) {
     const { topology, scenario } = opts;
@@ -232,6 +253,8 @@ export class Simulation {
     const totalWeight = topology.entryPoints.reduce((a, e) => a + e.weight, 0);
     this.entryService = Int32Array.from(topology.entryPoints, (e) => index.get(e.service)!);
     this.entryWeight = Float64Array.from(topology.entryPoints, (e) => e.weight / totalWeight);
+    this.adversaryEntryMultiplier = new Float64Array(topology.entryPoints.length).fill(1);
+    this.adversaryCrash = new Float64Array(S);
 
     const root = new Rng(opts.seed);
     this.rngArrivals = root.fork(1);
@@ -320,6 +343,64 @@ export class Simulation {
     this.accountCpu(dt, sec, firstTickOfSecond);
     this.tick++;
     if (this.tick % tps === 0) this.series.length = sec + 1;
+  }
+
+  /**
+   * Apply an adversary from the next tick on (replacing any previous one): the entry point's offered
+   * load × `rateMultiplier`, and Ready pods of the services its requests reach (the entry point and
+   * everything downstream of it in the call graph — an attacker entering there stresses that whole
+   * request path) crash with `crashProbabilityPerSecond` per pod-second, through the same
+   * crash → CrashLoopBackOff path as the pod-failures injector. Draws come from the pods' seeded Rng.
+   */
+  setAdversary(setting: AdversarySetting): void {
+    const where = 'Simulation.setAdversary';
+    const entries = this.topology.entryPoints.map((e) => e.service);
+    if (typeof setting?.entryPoint !== 'string' || !entries.includes(setting.entryPoint)) {
+      throw new KarmaError(`entryPoint "${String(setting?.entryPoint)}" is not an entry point of topology ${this.topology.name}`, { where, hint: `use one of: ${entries.join(', ')}` });
+    }
+    const m = setting.rateMultiplier;
+    if (typeof m !== 'number' || !Number.isFinite(m) || m < 0 || m > ADVERSARY_MAX_RATE_MULTIPLIER) {
+      throw new KarmaError(`rateMultiplier must be a number between 0 and ${ADVERSARY_MAX_RATE_MULTIPLIER}, got ${String(m)}`, { where, hint: '1 leaves the load unchanged' });
+    }
+    const p = setting.crashProbabilityPerSecond;
+    if (typeof p !== 'number' || !Number.isFinite(p) || p < 0 || p > 1) {
+      throw new KarmaError(`crashProbabilityPerSecond must be a number between 0 and 1, got ${String(p)}`, { where, hint: 'a probability per pod and second; 0 crashes nothing' });
+    }
+    const entry = this.serviceNames.indexOf(setting.entryPoint);
+    this.adversaryEntryMultiplier.fill(1);
+    this.entryService.forEach((svc, e) => { if (svc === entry) this.adversaryEntryMultiplier[e] = m; });
+    this.adversaryCrash.fill(0);
+    for (const s of this.reachableFrom(entry)) this.adversaryCrash[s] = p;
+    this.adversarySetting = { entryPoint: setting.entryPoint, rateMultiplier: m, crashProbabilityPerSecond: p };
+  }
+
+  /** Remove the adversary from the next tick on. */
+  clearAdversary(): void {
+    this.adversaryEntryMultiplier.fill(1);
+    this.adversaryCrash.fill(0);
+    this.adversarySetting = undefined;
+  }
+
+  /** The adversary in effect (a copy), or undefined. */
+  get adversary(): AdversarySetting | undefined {
+    return this.adversarySetting ? { ...this.adversarySetting } : undefined;
+  }
+
+  /** Service indices reached from `s` along call edges, `s` included, ascending. */
+  private reachableFrom(s: number): number[] {
+    const seen = new Uint8Array(this.S);
+    const stack = [s];
+    seen[s] = 1;
+    while (stack.length > 0) {
+      const u = stack.pop()!;
+      for (let k = this.edgeStart[u]!; k < this.edgeStart[u + 1]!; k++) {
+        const c = this.edgeTo[k]!;
+        if (!seen[c]) { seen[c] = 1; stack.push(c); }
+      }
+    }
+    const out: number[] = [];
+    for (let i = 0; i < this.S; i++) if (seen[i]) out.push(i);
+    return out;
   }
 
   /** Run to the end of the episode. */
@@ -543,7 +624,9 @@ export class Simulation {
     let needSchedule = false;
     for (let s = 0; s < this.S; s++) {
       const pods = this.pods[s]!;
-      const crashP = fx.crashProbability[s]! * dt;
+      // Injector and adversary crashes are independent; with no adversary this is the injector's alone.
+      const advP = this.adversaryCrash[s]!;
+      const crashP = (advP > 0 ? 1 - (1 - fx.crashProbability[s]!) * (1 - advP) : fx.crashProbability[s]!) * dt;
       const loop = fx.crashLoop[s] === 1;
       for (let k = 0; k < pods.length; k++) {
         const p = pods[k]!;
@@ -638,7 +721,7 @@ export class Simulation {
     arrivals.fill(0);
     const base = this.baseEntryRate[sec]!;
     for (let e = 0; e < this.entryService.length; e++) {
-      const lambda = base * this.entryWeight[e]! * fx.entryMultiplier[e]! * dt;
+      const lambda = base * this.entryWeight[e]! * fx.entryMultiplier[e]! * this.adversaryEntryMultiplier[e]! * dt;
       arrivals[this.entryService[e]!]! += this.rngArrivals.poisson(lambda);
     }
     const data = this.series.data;

@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { commands } from '../../../generator/commands/index.ts';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parse } from 'yaml';
@@ -80,7 +81,20 @@ describe('pull-request workflow template', () => {
     const steps = wf.jobs.check.steps as { name?: string; run?: string; uses?: string; with?: { script?: string } }[];
     const runs = steps.map((s) => s.run ?? '').join('\n');
     expect(runs).toContain('bundle validate');
-    expect(runs).toMatch(/evaluate --bundle "\$bundle" --baseline default-hpa/);
+    expect(runs).toMatch(/evaluate --bundle "\$bundle"/);
+    expect(runs).toMatch(/--methods bundle,default-hpa/);
+    // Every option the workflow passes to a karma-hpa command is one that command accepts.
+    const calls = runs.replace(/\\\n\s*/g, ' ').matchAll(/karma-hpa@\$\{KARMA_HPA_VERSION\}" (\w+)([^\n]*)/g);
+    let checked = 0;
+    for (const [, name, rest] of calls) {
+      const command = commands.find((c) => c.name === name);
+      expect(command, `karma-hpa ${name}`).toBeDefined();
+      for (const [, option] of rest!.matchAll(/--([a-z-]+)/g)) {
+        expect(Object.keys(command!.options), `karma-hpa ${name} --${option}`).toContain(option);
+        checked++;
+      }
+    }
+    expect(checked).toBeGreaterThanOrEqual(6);
     const comment = steps.find((s) => s.uses?.startsWith('actions/github-script'));
     expect(comment?.with?.script).toContain('createComment');
     const props = JSON.parse(readFileSync(new URL('../../../.github/workflow-templates/karma-hpa-gitops-pr.properties.json', import.meta.url), 'utf8'));

@@ -1,0 +1,56 @@
+import { describe, expect, it } from 'vitest';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { main } from '../../../generator/cli/main.ts';
+import { captureIo } from '../../support/io.ts';
+
+const fixture = new URL('../../fixtures/train/short-ddos.yaml', import.meta.url).pathname;
+const exampleBundle = new URL('../../../policies/examples/chained-services.bundle.json', import.meta.url).pathname;
+
+describe('karma-hpa evaluate --bundle', () => {
+  it('evaluates a PolicyBundle\'s agents against the default HPA, with one seed, as JSON and a Markdown report', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'karma-eval-bundle-'));
+    try {
+      const io = captureIo({ cwd: dir });
+      const code = await main(['evaluate', '--topology', 'chained-services', '--scenarios', fixture, '--bundle', exampleBundle, '--seeds', '1', '--json', '--out', 'eval', '--report', 'report.md'], io);
+      expect(io.stderr()).not.toMatch(/error/);
+      expect(code).toBe(0);
+      const out = JSON.parse(io.stdout()) as { methods: string[]; bundle: { version: string; digest: string }; summary: { method: string; successRate: { mean: number; halfWidth: number | null } }[] };
+      expect(out.methods).toEqual(['bundle', 'default-hpa']);
+      expect(out.bundle.digest).toMatch(/^sha256:/);
+      expect(out.summary.map((r) => r.method)).toEqual(['bundle', 'default-hpa']);
+      // One seed: the interval is undefined and written as null, the mean is a real number.
+      for (const r of out.summary) {
+        expect(r.successRate.halfWidth).toBeNull();
+        expect(r.successRate.mean).toBeGreaterThan(0);
+      }
+      const summaryFile = JSON.parse(readFileSync(join(dir, 'eval', 'summary.json'), 'utf8')) as { summary: unknown[] };
+      expect(summaryFile.summary).toHaveLength(2);
+      const report = readFileSync(join(dir, 'report.md'), 'utf8');
+      expect(report).toContain(`v${out.bundle.version}`);
+      expect(report).toMatch(/\| short-ddos \| bundle \|/);
+      expect(report).toMatch(/\| short-ddos \| default-hpa \|/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('refuses a tampered bundle with its digest error, and the bundle method without a bundle', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'karma-eval-bundle-'));
+    try {
+      const bundle = JSON.parse(readFileSync(exampleBundle, 'utf8')) as { spec: { guards: { maxStep: number } } };
+      bundle.spec.guards.maxStep += 1;
+      writeFileSync(join(dir, 'tampered.json'), JSON.stringify(bundle));
+      const io = captureIo({ cwd: dir });
+      expect(await main(['evaluate', '--topology', 'chained-services', '--scenarios', fixture, '--bundle', 'tampered.json'], io)).toBe(2);
+      expect(io.stderr()).toMatch(/invalid PolicyBundle/);
+      expect(io.stderr()).toMatch(/digest/);
+      const io2 = captureIo({ cwd: dir });
+      expect(await main(['evaluate', '--topology', 'chained-services', '--scenarios', fixture, '--methods', 'bundle'], io2)).toBe(2);
+      expect(io2.stderr()).toMatch(/needs --bundle FILE/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
