@@ -8,7 +8,8 @@ import { agentsWithRules, evaluationSummary, guardsFromTopology, hpaNameOf, simu
 import { stageFailure } from '../../../generator/pipeline/generate.ts';
 import { baselineList, commitTime, defaultRunDirName } from '../../../generator/pipeline/plan.ts';
 import { latestPublishedBundle } from '../../../generator/pipeline/published.ts';
-import { displayPath, successByMethod, withoutNonFinite } from '../../../generator/pipeline/summary.ts';
+import { displayPath, successByMethod } from '../../../generator/pipeline/summary.ts';
+import { withoutNonFinite } from '../../../policies/canonical.ts';
 import type { SummaryRow } from '../../../generator/train/evaluation.ts';
 import { loadScenario, SCENARIO_DIR } from '../../../generator/twin/scenario.ts';
 import { loadTopology } from '../../../generator/twin/topology.ts';
