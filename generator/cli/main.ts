@@ -1,8 +1,10 @@
+import pkg from '../../package.json' with { type: 'json' };
 import { isKarmaError } from '../../policies/errors.ts';
 import { helpText, parseCommandArgs, type Io } from './command.ts';
 import { commands } from '../commands/index.ts';
 
-export const VERSION = '0.1.0';
+/** The generator's version: package.json is its one source (it also goes into bundle provenance). */
+export const VERSION: string = pkg.version;
 
 function topHelp(): string {
   const width = Math.max(...commands.map((c) => c.name.length)) + 2;
