@@ -7,6 +7,7 @@ import { intOpt, listOpt, stringOpt, type Command } from '../cli/command.ts';
 import { formatDuration, Progress } from '../cli/progress.ts';
 import { DEFAULT_MAPPO_CONFIG, type MappoConfig } from '../train/mappo.ts';
 import { trainedMethodSetup, trainPolicies, TRAINED_METHODS } from '../train/evaluation.ts';
+import { withAdversary } from '../train/twin-env.ts';
 import { builtinScenarioNames } from '../twin/scenario.ts';
 import { builtinTopologyNames } from '../twin/topology.ts';
 
@@ -15,7 +16,7 @@ export const TRAINING_FORMAT = 'karma-hpa/trained-policies@1';
 export const trainCommand: Command = {
   name: 'train',
   summary: 'train the organisation\'s agents with MAPPO in the twin; write their policies and training curves',
-  usage: '--topology NAME|FILE --scenarios S[,S…] --out DIR [--organisation FILE|default] [--seed N] [--iterations N] [--workers N] [--method M] [--resume]',
+  usage: '--topology NAME|FILE --scenarios S[,S…] --out DIR [--organisation FILE|default] [--seed N] [--iterations N] [--workers N] [--method M] [--adversary] [--resume]',
   options: {
     topology: { type: 'string', description: `built-in topology (${builtinTopologyNames().join(', ')}) or topology YAML file`, valueName: 'NAME|FILE' },
     organisation: { type: 'string', description: 'organisation YAML file, or "default" (the paper\'s four roles)', default: 'default', valueName: 'FILE' },
@@ -28,6 +29,7 @@ export const trainCommand: Command = {
     method: { type: 'string', description: `what to train: ${TRAINED_METHODS.join(', ')} (mas = roles as hard masks + soft shaping)`, default: 'mas', valueName: 'M' },
     config: { type: 'string', description: 'JSON file with MAPPO hyperparameters overriding the defaults (keys of MappoConfig)', valueName: 'FILE' },
     resume: { type: 'boolean', description: 'continue from DIR/checkpoint.json' },
+    adversary: { type: 'boolean', description: 'train against the organisation\'s zero-sum adversary (entry point × load level × crash level); it is never exported' },
   },
   details: `Example:
   karma-hpa train --topology chained-services --scenarios bottleneck,ddos,pod-failures,resource-contention,mixed --seed 1 --out runs/mas
@@ -42,7 +44,8 @@ The policies are PolicyBundle agents (spec.agents); hyperparameters and defaults
     if (!(TRAINED_METHODS as readonly string[]).includes(method)) throw new KarmaError(`--method must be one of ${TRAINED_METHODS.join(', ')}, got "${method}"`, { where: `karma-hpa ${cmd}` });
     const orgRef = stringOpt(args, 'organisation', cmd) ?? 'default';
     const baseOrg = loadOrganisation(orgRef === 'default' ? 'default' : resolve(io.cwd, orgRef));
-    const setup = trainedMethodSetup(method as (typeof TRAINED_METHODS)[number], baseOrg);
+    const chosen = trainedMethodSetup(method as (typeof TRAINED_METHODS)[number], baseOrg);
+    const setup = args.values.adversary ? { ...chosen, organisation: withAdversary(chosen.organisation) } : chosen;
     const overrides = readConfigOverrides(stringOpt(args, 'config', cmd), io.cwd);
     const config: MappoConfig = {
       ...DEFAULT_MAPPO_CONFIG,
@@ -75,7 +78,7 @@ The policies are PolicyBundle agents (spec.agents); hyperparameters and defaults
     writeFileSync(join(out, 'policies.json'), canonicalPrettyJson(policies));
     writeFileSync(join(out, 'curves.json'), canonicalPrettyJson({ method, converged: trained.converged, iterations: trained.history }));
     const last = trained.history[trained.history.length - 1];
-    io.out(`trained ${trained.agents.length} agent${trained.agents.length === 1 ? '' : 's'} (${method}) in ${trained.history.length} iterations, ${formatDuration(trained.wallMs)}; `
+    io.out(`trained ${trained.agents.length} agent${trained.agents.length === 1 ? '' : 's'} (${method})${setup.organisation.adversary?.enabled ? ' against the adversary' : ''} in ${trained.history.length} iterations, ${formatDuration(trained.wallMs)}; `
       + `${trained.envSteps} decision steps this run (${(trained.envSteps / Math.max(1e-3, trained.wallMs / 1000)).toFixed(0)}/s)`
       + `${last ? `; last mean return ${last.meanReturn.toFixed(3)}` : ''}${trained.converged ? '; converged' : ''}\n`
       + `wrote ${join(out, 'policies.json')} and curves.json\n`);

@@ -6,6 +6,10 @@
  *
  * Determinism: episode i of iteration j always gets the seed episodeSeed(seed, j, i) and its own Rng,
  * so trajectories — and therefore the trained weights — do not depend on how many worker threads ran them.
+ *
+ * An agent flagged `adversary` (KARMA's zero-sum adversary) is trained by the same loop with its own actor
+ * and its own (negated-team) rewards; it shares the critic, which tells it apart by the agent one-hot, and
+ * its return is kept out of `meanReturn` (the team's, used for convergence) and reported as `adversaryReturn`.
  */
 import { forward, maskedSoftmax, type Mlp } from '../../policies/network.ts';
 import { normaliseObservation } from '../../policies/observation.ts';
@@ -149,8 +153,10 @@ export interface Trajectory {
   states: Float32Array; // T·stateSize, normalised
   agents: AgentTrajectory[];
   summary: Record<string, number>;
-  /** Mean over agent slots of the undiscounted return. */
+  /** Mean over the team's agent slots of the undiscounted return (an adversary's slots are not the team's). */
   meanReturn: number;
+  /** Mean over the adversary's slots of its undiscounted return (only when the environment has an adversary). */
+  adversaryReturn?: number;
 }
 
 export interface PolicySet {
@@ -212,10 +218,19 @@ export function collectEpisode(env: MarlEnv, policy: PolicySet | null, seed: num
   }
   let retSum = 0;
   let slots = 0;
-  for (const b of buffers) {
-    for (const v of b.rewards) retSum += v;
-  }
-  spec.agents.forEach((a) => { slots += a.slots.length; });
+  let advSum = 0;
+  let advSlots = 0;
+  // Accumulated reward by reward, in agent order: the same sum (to the bit) as before adversaries existed.
+  spec.agents.forEach((a, k) => {
+    if (a.adversary) {
+      for (const v of buffers[k]!.rewards) advSum += v;
+      advSlots += a.slots.length;
+    } else {
+      for (const v of buffers[k]!.rewards) retSum += v;
+      slots += a.slots.length;
+    }
+  });
+  const adversary = advSlots > 0 ? { adversaryReturn: advSum / advSlots } : {};
   return {
     index,
     steps,
@@ -226,6 +241,7 @@ export function collectEpisode(env: MarlEnv, policy: PolicySet | null, seed: num
     })),
     summary: env.summary?.() ?? {},
     meanReturn: retSum / Math.max(1, slots),
+    ...adversary,
   };
 }
 
@@ -343,6 +359,8 @@ export interface IterationLog {
   clipFraction: number;
   envSteps: number;
   summary: Record<string, number>;
+  /** Mean adversary return of the iteration's episodes (only when training with an adversary). */
+  adversaryReturn?: number;
 }
 
 export interface TrainerState {
@@ -539,6 +557,7 @@ export async function trainIteration(spec: MarlEnvSpec, state: TrainerState, con
     envSteps: trajs.reduce((a, t) => a + t.steps, 0),
     summary,
   };
+  if (trajs.some((t) => t.adversaryReturn !== undefined)) log.adversaryReturn = trajs.reduce((a, t) => a + (t.adversaryReturn ?? 0), 0) / trajs.length;
   state.history.push(log);
   state.iteration++;
   state.converged = hasConverged(state.history, config);

@@ -11,11 +11,12 @@ import {
   bindOrganisation, DEFAULT_ACTIONS, roleActionMask, roleShapingReward, validateOrganisation,
   type BoundAgent, type BoundOrganisation, type Goal, type Organisation, type ResilienceWeights, type TopologyServices,
 } from '../../policies/organisation.ts';
+import { KarmaError } from '../../policies/errors.ts';
 import type { ClusterSnapshot } from '../../policies/snapshot.ts';
 import { loadScenario, type Scenario } from '../twin/scenario.ts';
 import { DEFAULT_RESILIENCE_WEIGHTS as TWIN_WEIGHTS } from '../twin/metrics.ts';
 import { F } from '../twin/series.ts';
-import { createSimulation, type Simulation } from '../twin/simulation.ts';
+import { createSimulation, type AdversarySetting, type Simulation } from '../twin/simulation.ts';
 import { loadTopology, type Topology } from '../twin/topology.ts';
 import type { MarlAgentSpec, MarlEnv, MarlEnvSpec, MarlObservation, MarlStepResult } from './env.ts';
 
@@ -41,6 +42,61 @@ export const DEFAULT_RESILIENCE_WEIGHTS: ResilienceWeights = {
 };
 const STATE_FIELDS_PER_SERVICE = 10;
 
+/** The adversary's levels when the organisation leaves them out (the paper's 5 rate × 3 crash levels). */
+export const DEFAULT_ADVERSARY_RATE_MULTIPLIERS = [0.5, 0.75, 1, 1.5, 2];
+export const DEFAULT_ADVERSARY_CRASH_PROBABILITIES = [0, 0.001, 0.005];
+/** Name of the adversary agent in the environment spec (never exported). */
+export const ADVERSARY_AGENT_NAME = 'adversary';
+
+/** The adversary as the environment plays it: entry points × rate levels × crash levels. */
+export interface AdversaryPlan {
+  entryPoints: string[];
+  rateMultipliers: number[];
+  crashProbabilities: number[];
+  /** Reward cost per unit of extra load (rate multiplier above 1). */
+  budget: number;
+}
+
+/** The organisation's adversary bound to a topology, or undefined when it is off. */
+export function adversaryPlan(org: Organisation, topology: Topology): AdversaryPlan | undefined {
+  const adv = org.adversary;
+  if (!adv?.enabled) return undefined;
+  const entries = topology.entryPoints.map((e) => e.service);
+  const entryPoints = adv.entryPoints && adv.entryPoints.length > 0 ? [...adv.entryPoints] : entries;
+  const wrong = entryPoints.filter((e) => !entries.includes(e));
+  if (wrong.length > 0) {
+    throw new KarmaError(`adversary entry point${wrong.length > 1 ? 's' : ''} ${wrong.join(', ')} ${wrong.length > 1 ? 'are' : 'is'} not an entry point of topology ${topology.name}`, {
+      where: 'organisation /adversary/entryPoints', hint: `use ${entries.join(', ')}, or leave entryPoints out to use all of them`,
+    });
+  }
+  return {
+    entryPoints,
+    rateMultipliers: [...(adv.rateMultipliers ?? DEFAULT_ADVERSARY_RATE_MULTIPLIERS)],
+    crashProbabilities: [...(adv.crashProbabilities ?? DEFAULT_ADVERSARY_CRASH_PROBABILITIES)],
+    budget: adv.budget ?? 0,
+  };
+}
+
+/** The organisation with its adversary switched on (levels and budget kept if it defines them). */
+export function withAdversary(org: Organisation): Organisation {
+  return { ...org, adversary: { ...(org.adversary ?? {}), enabled: true } };
+}
+
+/** Action index → setting: index = (entry · rates + rate) · crashes + crash. */
+export function adversaryAction(plan: AdversaryPlan, action: number): AdversarySetting {
+  const C = plan.crashProbabilities.length;
+  const R = plan.rateMultipliers.length;
+  const crash = action % C;
+  const rate = Math.floor(action / C) % R;
+  const entry = Math.floor(action / (C * R));
+  return { entryPoint: plan.entryPoints[entry]!, rateMultiplier: plan.rateMultipliers[rate]!, crashProbabilityPerSecond: plan.crashProbabilities[crash]! };
+}
+
+/** Zero-sum: the negated team reward, minus the budget for the extra load it adds. */
+export function adversaryReward(team: number, setting: AdversarySetting, budget: number): number {
+  return -team - budget * Math.max(0, setting.rateMultiplier - 1);
+}
+
 /** The services of a topology as the organisation sees them. */
 export function topologyServices(t: Topology): TopologyServices {
   const entries = new Set(t.entryPoints.map((e) => e.service));
@@ -61,6 +117,8 @@ export class TwinEnv implements MarlEnv {
   private readonly opts: TwinEnvOptions;
   private readonly maxStep: number;
   private readonly weights: ResilienceWeights;
+  /** The adversary (off: undefined); its agent comes last in `spec.agents`. */
+  readonly adversary: AdversaryPlan | undefined;
   private sim: Simulation | undefined;
   private history: ClusterSnapshot[] = [];
   private periodStart = 0;
@@ -75,6 +133,15 @@ export class TwinEnv implements MarlEnv {
     this.maxStep = opts.maxStep ?? 3;
     this.weights = org.resilienceWeights ?? DEFAULT_RESILIENCE_WEIGHTS;
     const agents: MarlAgentSpec[] = this.bound.agents.map((a) => ({ name: a.name, slots: [...a.services], features: [...DEFAULT_FEATURES], actions: [...DEFAULT_ACTIONS] }));
+    this.adversary = adversaryPlan(org, this.topology);
+    if (this.adversary) {
+      const n = this.adversary.entryPoints.length * this.adversary.rateMultipliers.length * this.adversary.crashProbabilities.length;
+      if (this.bound.agents.some((a) => a.name === ADVERSARY_AGENT_NAME)) {
+        throw new KarmaError(`an agent is named "${ADVERSARY_AGENT_NAME}", the name the enabled adversary takes`, { where: 'organisation /agents', hint: 'rename that agent' });
+      }
+      // Its "actions" are action labels (indices decoded by adversaryAction), one slot, seeing the entry points.
+      agents.push({ name: ADVERSARY_AGENT_NAME, slots: [ADVERSARY_AGENT_NAME], features: [...DEFAULT_FEATURES], actions: Array.from({ length: n }, (_, i) => i), adversary: true });
+    }
     this.spec = { agents, stateSize: this.topology.services.length * STATE_FIELDS_PER_SERVICE + 2 };
   }
 
@@ -112,6 +179,11 @@ export class TwinEnv implements MarlEnv {
         ? roleActionMask(agent.role, this.history, focus(agent.services, s), spec.actions)
         : new Uint8Array(spec.actions.length).fill(1))));
     });
+    if (this.adversary) {
+      const spec = this.spec.agents[this.bound.agents.length]!;
+      obs.push([buildObservation(snap, this.adversary.entryPoints, spec.features)]);
+      masks.push([new Uint8Array(spec.actions.length).fill(1)]);
+    }
     return { obs, masks, state: this.globalState(snap) };
   }
 
@@ -155,6 +227,8 @@ export class TwinEnv implements MarlEnv {
       const bounds = applyDecision({ minReplicas: svc.minReplicas, maxReplicas: svc.maxReplicas }, snap.services[svc.name]!.replicas, change, twinGuards(this.topology, svc.name, this.maxStep));
       sim.setHpaBounds(svc.name, bounds);
     }
+    const attack = this.adversary ? adversaryAction(this.adversary, actions[this.bound.agents.length]![0]!) : undefined;
+    if (attack) sim.setAdversary(attack);
     const from = this.periodStart;
     this.advance(this.bound.decisionPeriodSeconds);
     const to = Math.floor(sim.timeSeconds);
@@ -168,6 +242,7 @@ export class TwinEnv implements MarlEnv {
         return mission + shaping;
       });
     });
+    if (attack) rewards.push([adversaryReward(team, attack, this.adversary!.budget)]);
     return { rewards, done: sim.done || sim.timeSeconds >= this.endSeconds - 1e-9 };
   }
 
