@@ -16,6 +16,7 @@ import { KarmaError } from '../../policies/errors.ts';
 import type { PolicyBundle } from '../../policies/bundle.ts';
 import { checkBundleText } from '../bundle/load.ts';
 import { diffBundles, formatBundleDiff, type BundleDiff } from '../bundle/diff.ts';
+import { explainBundleChange, renderBundleChange } from '../analyze/bundle-change.ts';
 import { bundleDirectoryFiles, layoutFiles } from './layout.ts';
 import { restoreRepo, snapshotRepo } from './snapshot.ts';
 
@@ -222,12 +223,17 @@ export function commitMessage(d: BundleDiff, agents: { name: string; role: strin
   return `${lines.join('\n')}\n`;
 }
 
-function pullRequestBody(d: BundleDiff, opts: { cluster: string; dirInRepo: string; files: string[]; branch: string; tag: string; base: string }): string {
+/**
+ * The pull-request description: against a previous version, the reviewer's explanation that
+ * `karma-hpa diff` prints; for a first version, the bundle's summary.
+ */
+function pullRequestBody(d: BundleDiff, previous: PolicyBundle | undefined, next: PolicyBundle, opts: { cluster: string; dirInRepo: string; files: string[]; branch: string; tag: string; base: string }): string {
   const plots = opts.files.filter((f) => f.startsWith('plots/'));
+  const change = previous ? renderBundleChange(explainBundleChange(previous, next)) : formatBundleDiff(d);
   return [
     `## karma-hpa: ${d.name} v${d.version.to} on ${opts.cluster}`,
     '',
-    formatBundleDiff(d).trimEnd(),
+    change.trimEnd(),
     '',
     '### Review',
     '',
@@ -422,7 +428,7 @@ async function commitBundle(fs: GitFs, dir: string, opts: PublishOptions, source
   const inRepo = Object.fromEntries(Object.entries(files).map(([p, c]) => [`${dirInRepo}/${p}`, c]));
   const changedPaths = await overlay(fs, dir, flat, { ...layout, ...inRepo }, [`${dirInRepo}/`]);
   const message = commitMessage(d, bundle.spec.agents, opts.cluster);
-  const prBody = pullRequestBody(d, { cluster: opts.cluster, dirInRepo, files: Object.keys(files), branch, tag, base: opts.base });
+  const prBody = pullRequestBody(d, previous, bundle, { cluster: opts.cluster, dirInRepo, files: Object.keys(files), branch, tag, base: opts.base });
   const unchanged = (commit: string): PublishResult => ({
     status: 'unchanged', repoDir: dir, branch, tag, commit, app, version, previousVersion: previous?.spec.version,
     changedPaths: [], commitMessage: '', pullRequestBody: prBody, pushed: false, warnings: [],

@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { explainBundleChange, renderBundleChange } from '../../../generator/analyze/bundle-change.ts';
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -168,10 +169,12 @@ describe('publish a new version', () => {
     expect(msg).toContain('Weights changed: ddos-manager');
     expect(msg).toContain('Guard maxStep: 3 -> 2');
     expect(msg).toContain('Success rate ddos/karma: 85.0 % -> 90.9 %');
-    expect(r.pullRequestBody).toContain('v1.0.0 → **v1.1.0** (minor change)');
-    expect(r.pullRequestBody).toContain('| ddos-manager | same | yes | same | 1 | 0 |');
-    expect(r.pullRequestBody).toContain('| bottleneck-manager | same | no | same | 0 | 0 |');
-    expect(r.pullRequestBody).toContain('| ddos | karma | successRate | 85.0 % | 90.9 % | +5.9 pp (better) |');
+    // The body is exactly what `karma-hpa diff` explains for the two versions.
+    const previousBundle = JSON.parse(gitCli(repo, 'show', 'main:bundles/prod/chained-services/bundle.json'));
+    expect(r.pullRequestBody).toContain(renderBundleChange(explainBundleChange(previousBundle, v2)).trimEnd());
+    expect(r.pullRequestBody).toContain('v1.0.0 → v1.1.0');
+    expect(r.pullRequestBody).toMatch(/\*\*Retrained\*\*: `ddos-manager`/);
+    expect(r.pullRequestBody).toContain('**ddos** (karma): success rate 85.0 % → 90.9 %');
     expect(gitCli(repo, 'fsck', '--strict', '--no-dangling')).toBe('');
   });
 
