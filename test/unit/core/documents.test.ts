@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { parseYamlDocument } from '../../../policies/documents.ts';
-import { KarmaError } from '../../../policies/errors.ts';
+import { karmaErrorOf } from '../../support/errors.ts';
 
 const schema = {
   type: 'object',
@@ -20,16 +20,6 @@ const schema = {
   },
 };
 
-function errorOf(fn: () => unknown): KarmaError {
-  try {
-    fn();
-  } catch (e) {
-    if (e instanceof KarmaError) return e;
-    throw e;
-  }
-  throw new Error('expected a KarmaError');
-}
-
 describe('parseYamlDocument', () => {
   it('returns the validated value', () => {
     const v = parseYamlDocument<{ name: string }>('name: x\nservices:\n  - name: a\n    maxReplicas: 3\n', 't.yaml', schema, 'topology');
@@ -37,7 +27,7 @@ describe('parseYamlDocument', () => {
   });
 
   it('names the file, the field path and the line of every violation', () => {
-    const e = errorOf(() => parseYamlDocument('name: x\nservices:\n  - name: a\n    maxReplicas: 0\n  - name: b\n    maxReplica: 2\n', 'topo.yaml', schema, 'topology'));
+    const e = karmaErrorOf(() => parseYamlDocument('name: x\nservices:\n  - name: a\n    maxReplicas: 0\n  - name: b\n    maxReplica: 2\n', 'topo.yaml', schema, 'topology'));
     expect(e.where).toBe('topo.yaml');
     expect(e.details.join('\n')).toContain('/services/0/maxReplicas (line 4:18): must be >= 1');
     expect(e.details.join('\n')).toContain('/services/1/maxReplica (line 6:5): is not a known field');
@@ -45,13 +35,13 @@ describe('parseYamlDocument', () => {
   });
 
   it('reports YAML syntax errors with their line', () => {
-    const e = errorOf(() => parseYamlDocument('name: [x\nservices: 3\n', 'bad.yaml', schema, 'topology'));
+    const e = karmaErrorOf(() => parseYamlDocument('name: [x\nservices: 3\n', 'bad.yaml', schema, 'topology'));
     expect(e.message).toMatch(/not valid YAML/);
     expect(e.details[0]).toMatch(/^line \d+:\d+: /);
   });
 
   it('refuses duplicate keys', () => {
-    const e = errorOf(() => parseYamlDocument('name: a\nname: b\nservices: []\n', 'dup.yaml', schema, 'topology'));
+    const e = karmaErrorOf(() => parseYamlDocument('name: a\nname: b\nservices: []\n', 'dup.yaml', schema, 'topology'));
     expect(e.details.join(' ')).toMatch(/unique|duplicate/i);
   });
 });

@@ -1,20 +1,10 @@
 import { describe, expect, it } from 'vitest';
 import { join } from 'node:path';
-import { isKarmaError, type KarmaError } from '../../../policies/errors.ts';
 import { builtinScenarioNames, builtinScenarioNamesFor, builtinScenarioRefs, builtinScenarioTopologies, checkScenarioAgainstTopology, loadScenario, parseScenario, topologyOfScenario } from '../../../generator/twin/scenario.ts';
 import { loadTopology } from '../../../generator/twin/topology.ts';
 import { createSimulation } from '../../../generator/twin/simulation.ts';
 import { FIXTURES } from './fixtures.ts';
-
-function errorOf(fn: () => unknown): KarmaError {
-  try {
-    fn();
-  } catch (e) {
-    if (isKarmaError(e)) return e;
-    throw e;
-  }
-  throw new Error('expected a KarmaError');
-}
+import { karmaErrorOf } from '../../support/errors.ts';
 
 const head = `apiVersion: karma-hpa.io/v1alpha1
 kind: Scenario
@@ -55,7 +45,7 @@ describe('scenarios', () => {
     expect(loadScenario('ddos').topologyRef).toBe('chained-services');
     expect(loadScenario('ddos', FIXTURES, { topology: 'my-shop' }).topologyRef).toBe('chained-services');
     expect(loadScenario('chained-services/ddos', FIXTURES, { topology: 'online-boutique' }).topologyRef).toBe('chained-services');
-    const unknown = errorOf(() => loadScenario('online-boutique/meteor'));
+    const unknown = karmaErrorOf(() => loadScenario('online-boutique/meteor'));
     expect(unknown.message).toMatch(/unknown scenario "online-boutique\/meteor"/);
     expect(unknown.hint).toMatch(/online-boutique\/<name>, or the name with --topology/);
   });
@@ -86,7 +76,7 @@ describe('scenarios', () => {
   });
 
   it('names the field path and line of schema violations', () => {
-    const e = errorOf(() => loadScenario(join(FIXTURES, 'bad-scenario.yaml')));
+    const e = karmaErrorOf(() => loadScenario(join(FIXTURES, 'bad-scenario.yaml')));
     expect(e.where).toContain('bad-scenario.yaml');
     expect(e.details.join('\n')).toMatch(/\/injectors\/0\/capacityFactor \(line 10:21\): must be <= 1/);
   });
@@ -98,15 +88,15 @@ describe('scenarios', () => {
     ['an injector after the end', `${head}load: { kind: constant, rate: 0.3 }\ninjectors:\n  - { kind: ddos, atSeconds: 500 }\n`, /\/injectors\/0\/atSeconds: 500 is not before the end/],
     ['a negative duration', head.replace('100', '-5') + 'load: { kind: constant, rate: 0.3 }\n', /\/durationSeconds .*must be >= 1/],
   ])('rejects %s', (_label, text, pattern) => {
-    expect(errorOf(() => parseScenario(text, 's.yaml', FIXTURES)).message).toMatch(pattern);
+    expect(karmaErrorOf(() => parseScenario(text, 's.yaml', FIXTURES)).message).toMatch(pattern);
   });
 
   it('rejects injectors that name services, entry points or nodes the topology lacks', () => {
     const s = loadScenario(join(FIXTURES, 'wrong-service-scenario.yaml'));
-    const e = errorOf(() => checkScenarioAgainstTopology(s, loadTopology('chained-services')));
+    const e = karmaErrorOf(() => checkScenarioAgainstTopology(s, loadTopology('chained-services')));
     expect(e.message).toMatch(/\/injectors\/0\/service: unknown service "Z"/);
     const n = parseScenario(`${head}load: { kind: constant, rate: 0.3 }\ninjectors:\n  - { kind: node-loss, node: nope }\n  - { kind: ddos, entryPoint: D }\n`, 's.yaml', FIXTURES);
-    const e2 = errorOf(() => createSimulation({ topology: loadTopology('chained-services'), scenario: n, seed: 1 }));
+    const e2 = karmaErrorOf(() => createSimulation({ topology: loadTopology('chained-services'), scenario: n, seed: 1 }));
     expect(e2.details).toEqual([
       '/injectors/0/node: unknown node "nope" (worker-0, worker-1, worker-2)',
       '/injectors/1/entryPoint: "D" is not an entry point of chained-services (A)',

@@ -1,21 +1,11 @@
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { isKarmaError, type KarmaError } from '../../../policies/errors.ts';
 import {
   BUILTIN_DIR, builtinTopologyNames, flowMultipliers, loadTopology, parseCpuMilli, parseTopology, sustainableEntryRate,
 } from '../../../generator/twin/topology.ts';
 import { FIXTURES } from './fixtures.ts';
-
-function errorOf(fn: () => unknown): KarmaError {
-  try {
-    fn();
-  } catch (e) {
-    if (isKarmaError(e)) return e;
-    throw e;
-  }
-  throw new Error('expected a KarmaError');
-}
+import { karmaErrorOf } from '../../support/errors.ts';
 
 const base = `apiVersion: karma-hpa.io/v1alpha1
 kind: Topology
@@ -88,7 +78,7 @@ describe('topology', () => {
   });
 
   it('names the file, line and field path of schema violations', () => {
-    const e = errorOf(() => loadTopology(join(FIXTURES, 'bad-topology-schema.yaml')));
+    const e = karmaErrorOf(() => loadTopology(join(FIXTURES, 'bad-topology-schema.yaml')));
     expect(e.where).toContain('bad-topology-schema.yaml');
     expect(e.details.join('\n')).toMatch(/\/services\/0\/cpuRequest \(line 6:17\)/);
   });
@@ -101,13 +91,13 @@ describe('topology', () => {
     ['an unknown entry point', base.replace('service: a }', 'service: q }'), /\/entryPoints\/0\/service: unknown service "q"/],
     ['an unknown field', base.replace('name: t', 'name: t\nservicez: []'), /\/servicez \(line 4:1\): is not a known field/],
   ])('rejects %s with the field path', (_label, text, pattern) => {
-    const e = errorOf(() => parseTopology(text, 'topo.yaml'));
+    const e = karmaErrorOf(() => parseTopology(text, 'topo.yaml'));
     expect(e.where).toBe('topo.yaml');
     expect(`${e.message}`).toMatch(pattern);
   });
 
   it('rejects an unknown built-in name with the list of names', () => {
-    const e = errorOf(() => loadTopology('no-such-topology', FIXTURES));
+    const e = karmaErrorOf(() => loadTopology('no-such-topology', FIXTURES));
     expect(e.message).toMatch(/unknown topology "no-such-topology"/);
     expect(e.hint).toMatch(/chained-services, online-boutique/);
   });
