@@ -4,6 +4,7 @@
  * Versions are never reused, so two runs before a merge get two versions, not one version twice.
  */
 import * as nodeFs from 'node:fs';
+import { releaseTagPrefix } from '../publish/naming.ts';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import git from 'isomorphic-git';
@@ -12,7 +13,7 @@ import { checkBundleText } from '../bundle/load.ts';
 
 export interface PublishedBundle {
   bundle: PolicyBundle;
-  /** Where it was found: `main` or `refs/tags/karma-hpa/<app>/v<version>`. */
+  /** Where it was found: `main` or `refs/tags/karma-hpa-release/<app>/v<version>`. */
   ref: string;
 }
 
@@ -70,7 +71,7 @@ export async function latestPublishedBundle(repoDir: string, opts: { base: strin
     const b = await bundleAt(repoDir, baseCommit, dirInRepo);
     if (b) found.push({ bundle: b, ref: opts.base });
   }
-  const prefix = `karma-hpa/${opts.app}/v`;
+  const prefix = releaseTagPrefix(opts.app);
   const tags = (await git.listTags({ fs: nodeFs, dir: repoDir })).filter((t) => t.startsWith(prefix) && /^\d+\.\d+\.\d+$/.test(t.slice(prefix.length)));
   tags.sort((a, b) => compareVersions(b.slice(prefix.length), a.slice(prefix.length)));
   for (const tag of tags) {

@@ -18,6 +18,7 @@ import { checkBundleText } from '../bundle/load.ts';
 import { diffBundles, formatBundleDiff, type BundleDiff } from '../bundle/diff.ts';
 import { explainBundleChange, renderBundleChange } from '../analyze/bundle-change.ts';
 import { bundleDirectoryFiles, layoutFiles } from './layout.ts';
+import { releaseBranch, releaseTag } from './naming.ts';
 import { restoreRepo, snapshotRepo } from './snapshot.ts';
 
 /** The file system isomorphic-git writes through; injectable so tests can make writes fail. */
@@ -405,8 +406,8 @@ async function createBranch(fs: GitFs, dir: string, branch: string, commit: stri
 async function commitBundle(fs: GitFs, dir: string, opts: PublishOptions, source: BundleSource, app: string, layout: Record<string, string>, baseCommit: string, who: { name: string; email: string; timestamp: number; timezoneOffset: number }): Promise<PublishResult> {
   const bundle = source.bundle;
   const version = bundle.spec.version;
-  const branch = opts.branch ?? `karma-hpa/${app}/v${version}`;
-  const tag = `karma-hpa/${app}/v${version}`;
+  const branch = opts.branch ?? releaseBranch(app, version);
+  const tag = releaseTag(app, version);
   const dirInRepo = `bundles/${opts.cluster}/${app}`;
   const flat = await readFlatTree(fs, dir, baseCommit);
 

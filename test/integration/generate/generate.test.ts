@@ -19,6 +19,7 @@ const COMMIT_TIME = '2026-01-02T03:04:05Z';
 const COMMIT_SECONDS = Date.UTC(2026, 0, 2, 3, 4, 5) / 1000;
 const APP = 'chained-services';
 const ref = (version: string): string => `karma-hpa/${APP}/v${version}`;
+const tagRef = (version: string): string => `karma-hpa-release/${APP}/v${version}`;
 
 /** A tiny budget: one scenario, two training iterations of two episodes, two evaluation seeds. */
 const TINY = ['--scenarios', 'ddos', '--iterations', '2', '--episodes', '2', '--eval-seeds', '2', '--baselines', 'default-hpa', '--workers', '1'];
@@ -53,7 +54,7 @@ describe('karma-hpa generate', () => {
     expect(gitCli(repo, 'fsck', '--strict')).toBe('');
     expect(gitCli(repo, 'status', '--porcelain')).toBe('');
     expect(gitCli(repo, 'rev-parse', '--verify', `refs/heads/${ref('1.0.0')}`)).toBe(result.publish.commit);
-    expect(gitCli(repo, 'cat-file', '-t', `refs/tags/${ref('1.0.0')}`)).toBe('tag');
+    expect(gitCli(repo, 'cat-file', '-t', `refs/tags/${tagRef('1.0.0')}`)).toBe('tag');
     expect(gitCli(repo, 'log', '-1', '--format=%at', `refs/heads/${ref('1.0.0')}`)).toBe(String(COMMIT_SECONDS));
     const files = gitCli(repo, 'ls-tree', '-r', '--name-only', `refs/heads/${ref('1.0.0')}`).split('\n');
     const dirInRepo = `bundles/default/${APP}`;
@@ -136,11 +137,11 @@ describe('karma-hpa generate', () => {
     const third = await generate(work, [...TINY, '--seed', '2', '--repo', 'a', '--out', 'run-d', '--commit-time', COMMIT_TIME, '--json']);
     expect(third.code, third.err).toBe(0);
     const result = JSON.parse(third.out) as GenerateResult;
-    expect(result.bundle).toMatchObject({ version: '1.1.0', previousVersion: '1.0.0', previousRef: `refs/tags/${ref('1.0.0')}` });
+    expect(result.bundle).toMatchObject({ version: '1.1.0', previousVersion: '1.0.0', previousRef: `refs/tags/${tagRef('1.0.0')}` });
     const repo = join(work, 'a');
     expect(gitCli(repo, 'fsck', '--strict')).toBe('');
     expect(gitCli(repo, 'for-each-ref', '--format=%(refname)', 'refs/heads/karma-hpa', 'refs/tags').split('\n').sort()).toEqual([
-      `refs/heads/${ref('1.0.0')}`, `refs/heads/${ref('1.1.0')}`, `refs/tags/${ref('1.0.0')}`, `refs/tags/${ref('1.1.0')}`,
+      `refs/heads/${ref('1.0.0')}`, `refs/heads/${ref('1.1.0')}`, `refs/tags/${tagRef('1.0.0')}`, `refs/tags/${tagRef('1.1.0')}`,
     ]);
     expect(readBundle(join(work, 'run-d', 'bundle', 'bundle.json')).spec.provenance.seeds).toEqual([2]);
   });

@@ -118,12 +118,12 @@ describe('the bundle a new one replaces', () => {
     expect(await latestPublishedBundle(repo, opts)).toMatchObject({ ref: 'main', bundle: { spec: { version: first.spec.version } } });
 
     // A newer version waiting for review on its branch and tag.
-    gitCli(repo, 'checkout', '-q', '-b', `karma-hpa/chained-services/v${second.spec.version}`);
+    gitCli(repo, 'checkout', '-q', '-b', `karma-hpa-release/chained-services/v${second.spec.version}`);
     commitBundle(repo, second, 'second');
-    gitCli(repo, 'tag', '-a', '-m', 'second', `karma-hpa/chained-services/v${second.spec.version}`);
-    gitCli(repo, 'tag', '-a', '-m', 'other app', 'karma-hpa/other/v9.0.0');
+    gitCli(repo, 'tag', '-a', '-m', 'second', `karma-hpa-release/chained-services/v${second.spec.version}`);
+    gitCli(repo, 'tag', '-a', '-m', 'other app', 'karma-hpa-release/other/v9.0.0');
     gitCli(repo, 'checkout', '-q', 'main');
-    expect(await latestPublishedBundle(repo, opts)).toMatchObject({ ref: `refs/tags/karma-hpa/chained-services/v${second.spec.version}`, bundle: { spec: { digest: second.spec.digest } } });
+    expect(await latestPublishedBundle(repo, opts)).toMatchObject({ ref: `refs/tags/karma-hpa-release/chained-services/v${second.spec.version}`, bundle: { spec: { digest: second.spec.digest } } });
     expect(await latestPublishedBundle(repo, { ...opts, cluster: 'prod' })).toBeUndefined();
   });
 });

@@ -24,7 +24,7 @@ describe('karma-hpa publish (command)', () => {
     const r = await run(work, { KARMA_HPA_GIT_AUTHOR: 'Ops Team <ops@example.com>' }, 'publish', '--bundle', 'out', '--repo', 'gitops', '--cluster', 'staging', '--repo-url', 'https://git.example.com/acme/gitops.git');
     expect(r.err).toBe('');
     expect(r.code).toBe(0);
-    expect(r.out).toMatch(/^chained-services v1\.0\.0 committed on karma-hpa\/chained-services\/v1\.0\.0 \([0-9a-f]{12}\), tagged karma-hpa\/chained-services\/v1\.0\.0\n/);
+    expect(r.out).toMatch(/^chained-services v1\.0\.0 committed on karma-hpa\/chained-services\/v1\.0\.0 \([0-9a-f]{12}\), tagged karma-hpa-release\/chained-services\/v1\.0\.0\n/);
     expect(r.out).toContain('## karma-hpa: chained-services v1.0.0 on staging');
     const body = readFileSync(join(work, 'out', 'pull-request.md'), 'utf8');
     expect(r.out.endsWith(body)).toBe(true);

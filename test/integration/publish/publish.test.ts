@@ -1,4 +1,6 @@
 import { describe, expect, it } from 'vitest';
+import { spawnSync } from 'node:child_process';
+import { releaseBranch, releaseTag } from '../../../generator/publish/naming.ts';
 import { explainBundleChange, renderBundleChange } from '../../../generator/analyze/bundle-change.ts';
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
@@ -52,6 +54,11 @@ describe('publish to a new repository', () => {
     expect(gitCli(repo, 'fsck', '--strict', '--no-dangling')).toBe('');
     expect(gitCli(repo, 'rev-parse', `refs/heads/${r.branch}`)).toBe(r.commit);
     expect(gitCli(repo, 'cat-file', '-t', `refs/tags/${r.tag}`)).toBe('tag');
+    // Branch and tag have different names, so git resolves the short branch name without a warning.
+    expect(r.tag).toBe(releaseTag('chained-services', r.version!));
+    const shortName = spawnSync('git', ['-C', repo, 'rev-parse', releaseBranch('chained-services', r.version!)], { encoding: 'utf8' });
+    expect(shortName.stderr).not.toMatch(/ambiguous/);
+    expect(shortName.stdout.trim()).toBe(r.commit);
     const tag = gitCli(repo, 'cat-file', '-p', `refs/tags/${r.tag}`);
     expect(tag).toContain(`object ${r.commit}`);
     expect(tag).toContain('tagger Release Bot <bot@example.com> 1767323045 +0000');

@@ -43,7 +43,7 @@ describe('publish --push over HTTP with a token', () => {
     });
     expect(r.pushed).toBe(true);
     expect(gitCli(bare, 'rev-parse', 'refs/heads/karma-hpa/chained-services/v1.0.0')).toBe(r.commit);
-    expect(gitCli(bare, 'cat-file', '-t', 'refs/tags/karma-hpa/chained-services/v1.0.0')).toBe('tag');
+    expect(gitCli(bare, 'cat-file', '-t', 'refs/tags/karma-hpa-release/chained-services/v1.0.0')).toBe('tag');
     expect(gitCli(bare, 'rev-parse', 'main^{commit}')).toBe(gitCli(bare, 'rev-parse', `${r.commit}^`));
     expect(gitCli(bare, 'fsck', '--strict', '--no-dangling')).toBe('');
     // The Argo CD / Flux manifests point at the URL published to.
