@@ -1,14 +1,10 @@
 /**
- * A small multilayer perceptron trained with Adam on mean squared error, on Float32Arrays.
- * Parameters are one flat array; per layer W (out × in, row-major) then b, the layout the policy
- * bundle uses for networks, so the same base64 little-endian float32 encoding carries both.
+ * Regression training of the transition ensemble's MLPs: masked mean squared error, Adam on
+ * minibatches, early stopping. The network, backpropagation and Adam are the trainer's
+ * (generator/train/nn.ts), so the twin and the policies share one implementation and one weight layout.
  */
 import type { Rng } from '../../policies/random.ts';
-
-export interface Mlp {
-  sizes: number[];
-  params: Float32Array;
-}
+import { Adam, TrainableMlp } from '../train/nn.ts';
 
 export interface MlpTrainConfig {
   epochs: number;
@@ -30,61 +26,22 @@ export interface Dataset {
   outputSize: number;
 }
 
-export function parameterCount(sizes: number[]): number {
-  let n = 0;
-  for (let l = 0; l + 1 < sizes.length; l++) n += sizes[l + 1]! * sizes[l]! + sizes[l + 1]!;
-  return n;
+/** He-initialised ReLU net, zero biases; the last layer is scaled down (0.1·√(2/in)) so a fresh net predicts ≈ 0. */
+export function initMlp(sizes: number[], rng: Rng): TrainableMlp {
+  return TrainableMlp.init([...sizes], 'relu', rng, 0.1 * Math.SQRT2);
 }
 
-/** He-initialised weights (ReLU), zero biases; the last layer is scaled down so a fresh net predicts ≈ 0. */
-export function initMlp(sizes: number[], rng: Rng): Mlp {
-  const params = new Float32Array(parameterCount(sizes));
-  let o = 0;
-  for (let l = 0; l + 1 < sizes.length; l++) {
-    const fanIn = sizes[l]!;
-    const fanOut = sizes[l + 1]!;
-    const std = Math.sqrt(2 / fanIn) * (l + 2 === sizes.length ? 0.1 : 1);
-    for (let i = 0; i < fanOut * fanIn; i++) params[o++] = rng.normal() * std;
-    o += fanOut;
-  }
-  return { sizes: [...sizes], params };
+/** The ReLU regressor whose parameters are `params` (wire layout, e.g. decoded from twin.json). */
+export function mlpOf(sizes: number[], params: Float32Array): TrainableMlp {
+  return new TrainableMlp([...sizes], 'relu', params);
 }
 
-/** Forward pass for `n` rows; returns the activations of every layer (index 0 = input). */
-function forwardAll(net: Mlp, x: Float32Array, n: number): Float32Array[] {
-  const acts: Float32Array[] = [x];
-  let o = 0;
-  for (let l = 0; l + 1 < net.sizes.length; l++) {
-    const nin = net.sizes[l]!;
-    const nout = net.sizes[l + 1]!;
-    const last = l + 2 === net.sizes.length;
-    const input = acts[l]!;
-    const out = new Float32Array(n * nout);
-    const p = net.params;
-    const bOff = o + nout * nin;
-    for (let r = 0; r < n; r++) {
-      const ib = r * nin;
-      const ob = r * nout;
-      for (let j = 0; j < nout; j++) {
-        let s = p[bOff + j]!;
-        const wb = o + j * nin;
-        for (let i = 0; i < nin; i++) s += p[wb + i]! * input[ib + i]!;
-        out[ob + j] = last || s > 0 ? s : 0;
-      }
-    }
-    acts.push(out);
-    o = bOff + nout;
-  }
-  return acts;
-}
-
-export function predict(net: Mlp, x: Float32Array, n: number): Float32Array {
-  const acts = forwardAll(net, x, n);
-  return acts[acts.length - 1]!;
+export function predict(net: TrainableMlp, x: Float32Array, n: number): Float64Array {
+  return net.forward(x, n).out;
 }
 
 /** Masked MSE of a net on a dataset. */
-export function datasetLoss(net: Mlp, data: Dataset): number {
+export function datasetLoss(net: TrainableMlp, data: Dataset): number {
   const out = predict(net, data.inputs, data.count);
   let s = 0;
   let m = 0;
@@ -96,56 +53,23 @@ export function datasetLoss(net: Mlp, data: Dataset): number {
   return m > 0 ? s / m : 0;
 }
 
-/** Gradient of the masked MSE over a batch, accumulated into `grad`. */
-function backward(net: Mlp, x: Float32Array, y: Float32Array, mask: Float32Array, n: number, grad: Float32Array): void {
-  const acts = forwardAll(net, x, n);
-  const layers = net.sizes.length - 1;
-  const offsets: number[] = [];
-  let o = 0;
-  for (let l = 0; l < layers; l++) {
-    offsets.push(o);
-    o += net.sizes[l + 1]! * net.sizes[l]! + net.sizes[l + 1]!;
-  }
-  const nOutAll = net.sizes[layers]!;
+/** Accumulate the gradient of the masked MSE over `n` rows into net.grads. */
+function accumulateLossGradient(net: TrainableMlp, x: Float32Array, y: Float32Array, mask: Float32Array, n: number): void {
+  const { out, acts } = net.forward(x, n);
+  const size = n * net.outputs;
   let active = 0;
-  for (let i = 0; i < n * nOutAll; i++) active += mask[i]!;
+  for (let i = 0; i < size; i++) active += mask[i]!;
   const norm = active > 0 ? 2 / active : 0;
-  const top = acts[layers]!;
-  let delta = new Float32Array(n * nOutAll);
-  for (let i = 0; i < delta.length; i++) delta[i] = (top[i]! - y[i]!) * mask[i]! * norm;
-  const p = net.params;
-  for (let l = layers - 1; l >= 0; l--) {
-    const nin = net.sizes[l]!;
-    const nout = net.sizes[l + 1]!;
-    const wOff = offsets[l]!;
-    const bOff = wOff + nout * nin;
-    const input = acts[l]!;
-    const prevDelta = l > 0 ? new Float32Array(n * nin) : undefined;
-    for (let r = 0; r < n; r++) {
-      const ib = r * nin;
-      const ob = r * nout;
-      for (let j = 0; j < nout; j++) {
-        const d = delta[ob + j]!;
-        if (d === 0) continue;
-        grad[bOff + j] = grad[bOff + j]! + d;
-        const wb = wOff + j * nin;
-        for (let i = 0; i < nin; i++) grad[wb + i] = grad[wb + i]! + d * input[ib + i]!;
-        if (prevDelta) for (let i = 0; i < nin; i++) prevDelta[ib + i] = prevDelta[ib + i]! + d * p[wb + i]!;
-      }
-    }
-    if (prevDelta) {
-      // ReLU derivative: the unit passed gradient only where its activation was positive.
-      for (let i = 0; i < prevDelta.length; i++) if (input[i]! <= 0) prevDelta[i] = 0;
-      delta = prevDelta;
-    }
-  }
+  const dOut = new Float64Array(size);
+  for (let i = 0; i < size; i++) dOut[i] = (out[i]! - y[i]!) * mask[i]! * norm;
+  net.backward(acts, dOut, n);
 }
 
 /** Gradient of the masked MSE over a whole dataset (for checks against finite differences). */
-export function lossGradient(net: Mlp, data: Dataset): Float32Array {
-  const grad = new Float32Array(net.params.length);
-  backward(net, data.inputs, data.targets, data.mask, data.count, grad);
-  return grad;
+export function lossGradient(net: TrainableMlp, data: Dataset): Float64Array {
+  net.zeroGrad();
+  accumulateLossGradient(net, data.inputs, data.targets, data.mask, data.count);
+  return Float64Array.from(net.grads);
 }
 
 export interface TrainReport {
@@ -159,11 +83,9 @@ export interface TrainReport {
  * Adam (β1 0.9, β2 0.999, ε 1e-8) on minibatches in a seeded shuffled order, with early stopping
  * on the validation set. `rows` selects (with repetition, for bootstrap) the training rows.
  */
-export function trainMlp(net: Mlp, data: Dataset, rows: number[], validation: Dataset, cfg: MlpTrainConfig, rng: Rng): TrainReport {
+export function trainMlp(net: TrainableMlp, data: Dataset, rows: number[], validation: Dataset, cfg: MlpTrainConfig, rng: Rng): TrainReport {
   const nParams = net.params.length;
-  const m = new Float32Array(nParams);
-  const v = new Float32Array(nParams);
-  const grad = new Float32Array(nParams);
+  const adam = new Adam(nParams, 0.9, 0.999, 1e-8);
   const weightMask = new Uint8Array(nParams);
   {
     let o = 0;
@@ -176,7 +98,6 @@ export function trainMlp(net: Mlp, data: Dataset, rows: number[], validation: Da
   const bx = new Float32Array(cfg.batchSize * data.inputSize);
   const by = new Float32Array(cfg.batchSize * data.outputSize);
   const bm = new Float32Array(cfg.batchSize * data.outputSize);
-  let step = 0;
   let best = { loss: validation.count > 0 ? datasetLoss(net, validation) : Infinity, epoch: 0, params: net.params.slice() };
   let epochsRun = 0;
   const order = [...rows];
@@ -194,17 +115,14 @@ export function trainMlp(net: Mlp, data: Dataset, rows: number[], validation: Da
         by.set(data.targets.subarray(row * data.outputSize, (row + 1) * data.outputSize), r * data.outputSize);
         bm.set(data.mask.subarray(row * data.outputSize, (row + 1) * data.outputSize), r * data.outputSize);
       }
-      grad.fill(0);
-      backward(net, bx, by, bm, n, grad);
-      step++;
-      const lr = cfg.learningRate * Math.sqrt(1 - 0.999 ** step) / (1 - 0.9 ** step);
-      const p = net.params;
-      for (let i = 0; i < nParams; i++) {
-        const g = grad[i]! + (weightMask[i] ? cfg.weightDecay * p[i]! : 0);
-        m[i] = 0.9 * m[i]! + 0.1 * g;
-        v[i] = 0.999 * v[i]! + 0.001 * g * g;
-        p[i] = p[i]! - (lr * m[i]!) / (Math.sqrt(v[i]!) + 1e-8);
+      net.zeroGrad();
+      accumulateLossGradient(net, bx, by, bm, n);
+      if (cfg.weightDecay > 0) {
+        const p = net.params;
+        const g = net.grads;
+        for (let i = 0; i < nParams; i++) if (weightMask[i]) g[i] = g[i]! + cfg.weightDecay * p[i]!;
       }
+      adam.step(net, cfg.learningRate);
     }
     if (validation.count > 0) {
       const loss = datasetLoss(net, validation);
@@ -214,19 +132,4 @@ export function trainMlp(net: Mlp, data: Dataset, rows: number[], validation: Da
   }
   if (validation.count > 0) net.params.set(best.params);
   return { epochs: epochsRun, bestEpoch: best.epoch, trainLoss: datasetLoss(net, data), validationLoss: best.loss };
-}
-
-export function encodeFloat32(values: Float32Array): string {
-  const bytes = new Uint8Array(values.length * 4);
-  const view = new DataView(bytes.buffer);
-  for (let i = 0; i < values.length; i++) view.setFloat32(i * 4, values[i]!, true);
-  return Buffer.from(bytes).toString('base64');
-}
-
-export function decodeFloat32(text: string): Float32Array {
-  const bytes = Buffer.from(text, 'base64');
-  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  const out = new Float32Array(Math.floor(bytes.byteLength / 4));
-  for (let i = 0; i < out.length; i++) out[i] = view.getFloat32(i * 4, true);
-  return out;
 }

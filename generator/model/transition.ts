@@ -8,7 +8,9 @@
  * are the fault injections and the load.
  */
 import { Rng } from '../../policies/random.ts';
-import { decodeFloat32, encodeFloat32, initMlp, predict, trainMlp, type Dataset, type Mlp, type MlpTrainConfig, type TrainReport } from './mlp.ts';
+import { decodeWeights, encodeWeights } from '../../policies/network.ts';
+import { initMlp, mlpOf, predict, trainMlp, type Dataset, type MlpTrainConfig, type TrainReport } from './mlp.ts';
+import type { TrainableMlp } from '../train/nn.ts';
 import { equilibrium, fitRelaxation, fitServicePhysics, STATE_METRICS, type ServicePhysics, type StateMetric } from './physics.ts';
 import { faultActivity, faultEventEffects, faultTypeEffects, DEFAULT_FAULT_WINDOW_SECONDS, type FaultEventEffect, type FaultTypeEffect } from './faults.ts';
 import { iqr, medianOf } from './robust.ts';
@@ -322,7 +324,7 @@ export function fitTransitionModel(trace: TraceSet, config: TransitionConfig, pr
       // Bootstrap: each member sees a resample of the training rows (the first member sees them all).
       const rows = e === 0 ? fitRows : fitRows.map(() => fitRows[memberRng.int(fitRows.length)]!);
       const report = trainMlp(net, data, rows, validation, config.train, memberRng);
-      model.mlp.members.push({ seed, weights: encodeFloat32(net.params), report: roundReport(report) });
+      model.mlp.members.push({ seed, weights: encodeWeights(net.params), report: roundReport(report) });
       progress('mlp', e + 1, config.ensembleSize, `member ${e + 1}: ${report.bestEpoch}/${report.epochs} epochs, validation MSE ${report.validationLoss.toFixed(4)}`);
     }
   }
@@ -332,7 +334,7 @@ export function fitTransitionModel(trace: TraceSet, config: TransitionConfig, pr
 }
 
 function correctionGains(model: TransitionModel, validation: Dataset, serviceOfRow: string[]): Record<string, number[]> {
-  const nets: Mlp[] = model.mlp.members.map((m) => ({ sizes: model.mlp.sizes, params: decodeFloat32(m.weights) }));
+  const nets: TrainableMlp[] = model.mlp.members.map((m) => mlpOf(model.mlp.sizes, decodeWeights(m.weights)));
   const gains: Record<string, number[]> = {};
   const py: Record<string, number[]> = {};
   const pp: Record<string, number[]> = {};
@@ -447,7 +449,7 @@ export interface RolloutResult {
  * step. All requests advance together so the ensemble runs on one batch per step.
  */
 export function rollout(model: TransitionModel, trace: TraceSet, requests: RolloutRequest[], horizon: number, predictor: Predictor, inputs = inputsOf(trace, model)): RolloutResult {
-  const nets: Mlp[] = predictor === 'hybrid' ? model.mlp.members.map((m) => ({ sizes: model.mlp.sizes, params: decodeFloat32(m.weights) })) : [];
+  const nets: TrainableMlp[] = predictor === 'hybrid' ? model.mlp.members.map((m) => mlpOf(model.mlp.sizes, decodeWeights(m.weights))) : [];
   let states = requests.map((r) => stateOf(trace, r.service, r.start));
   const predictions: number[][][] = [];
   const spread: number[][][] = [];

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { datasetLoss, decodeFloat32, encodeFloat32, initMlp, lossGradient, predict, trainMlp, type Dataset } from '../../../generator/model/mlp.ts';
+import { datasetLoss, initMlp, lossGradient, mlpOf, predict, trainMlp, type Dataset } from '../../../generator/model/mlp.ts';
+import { decodeWeights, encodeWeights } from '../../../policies/network.ts';
 import { huberRegression } from '../../../generator/model/robust.ts';
 import { errorStats } from '../../../generator/model/fidelity.ts';
 import { Rng } from '../../../policies/random.ts';
@@ -14,7 +15,7 @@ function dataset(n: number, f: (x: number) => number, rng: Rng): Dataset {
   return { inputs, targets, mask: new Float32Array(n).fill(1), count: n, inputSize: 1, outputSize: 1 };
 }
 
-describe('MLP', () => {
+describe('MLP regression on the shared network (generator/train/nn.ts)', () => {
   it('backpropagation matches a finite-difference gradient', () => {
     const rng = new Rng(3);
     const net = initMlp([3, 5, 4, 2], rng);
@@ -51,10 +52,12 @@ describe('MLP', () => {
     expect(predict(net, new Float32Array([1]), 1)[0]).toBeCloseTo(Math.sin(1), 1);
   });
 
-  it('round-trips weights through base64 little-endian float32', () => {
-    const w = new Float32Array([1.5, -2.25, 3e-8, 0]);
-    expect(Array.from(decodeFloat32(encodeFloat32(w)))).toEqual(Array.from(w));
-    expect(encodeFloat32(new Float32Array([1]))).toBe('AACAPw==');
+  it('a net rebuilt from its base64 weights predicts the same values', () => {
+    const net = initMlp([3, 4, 2], new Rng(7));
+    const x = new Float32Array([0.3, -1.2, 0.8, 1.1, 0.4, -0.5]);
+    const copy = mlpOf([3, 4, 2], decodeWeights(encodeWeights(net.params)));
+    expect(Array.from(predict(copy, x, 2))).toEqual(Array.from(predict(net, x, 2)));
+    expect(encodeWeights(new Float32Array([1]))).toBe('AACAPw==');
   });
 });
 
