@@ -4,6 +4,7 @@
  * the two in step by validating a fully populated, type-checked bundle and comparing field names.
  */
 import { canonicalJson, digestOf } from './canonical.ts';
+import { decodeWeights } from './network.ts';
 import type { Organisation } from './organisation.ts';
 import { describeSchemaErrors, registerSchema, validatorFor, type Source } from './documents.ts';
 import organisationSchema from './schema/organisation.schema.json' with { type: 'json' };
@@ -196,21 +197,6 @@ export function networkParameterCount(net: Pick<AgentNetwork, 'inputs' | 'hidden
   return n;
 }
 
-/** base64 of little-endian float32 values (the bundle's weight encoding). */
-export function encodeFloat32(values: ArrayLike<number>): string {
-  const buf = Buffer.alloc(values.length * 4);
-  for (let i = 0; i < values.length; i++) buf.writeFloatLE(values[i]!, i * 4);
-  return buf.toString('base64');
-}
-
-/** Inverse of encodeFloat32. Throws on a byte length that is not a multiple of 4. */
-export function decodeFloat32(base64: string): Float32Array {
-  const buf = Buffer.from(base64, 'base64');
-  if (buf.length % 4 !== 0) throw new RangeError(`weights are ${buf.length} bytes, not a whole number of float32 values`);
-  const out = new Float32Array(buf.length / 4);
-  for (let i = 0; i < out.length; i++) out[i] = buf.readFloatLE(i * 4);
-  return out;
-}
 
 /**
  * Schema + consistency + digest. Errors are one line each, starting with the field path (and the
@@ -255,7 +241,7 @@ function consistencyErrors(spec: PolicyBundleSpec): [string, string][] {
     const bytes = Buffer.from(a.network.weights, 'base64').length;
     if (bytes !== expectedBytes) out.push([`${at}/network/weights`, `holds ${bytes} bytes; a ${[a.network.inputs, ...a.network.hidden, a.network.outputs].join('×')} network needs ${expectedBytes}`]);
     else {
-      const bad = decodeFloat32(a.network.weights).findIndex((w) => !Number.isFinite(w));
+      const bad = decodeWeights(a.network.weights).findIndex((w) => !Number.isFinite(w));
       if (bad >= 0) out.push([`${at}/network/weights`, `weight ${bad} is not a finite number (training diverged?)`]);
     }
     const known = new Set(a.observation.features);

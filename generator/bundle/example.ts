@@ -6,11 +6,12 @@
 import { writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { canonicalPrettyJson, digestOf } from '../../policies/canonical.ts';
-import { encodeFloat32, networkParameterCount, type AgentPolicy, type PolicyBundle } from '../../policies/bundle.ts';
+import { networkParameterCount, type AgentPolicy, type PolicyBundle } from '../../policies/bundle.ts';
 import { bindOrganisation, DEFAULT_ACTIONS, loadOrganisation } from '../../policies/organisation.ts';
 import { Rng } from '../../policies/random.ts';
 import pkg from '../../package.json' with { type: 'json' };
 import { buildBundle } from './build.ts';
+import { encodeWeights } from '../../policies/network.ts';
 
 export const EXAMPLE_PATH = fileURLToPath(new URL('../../policies/examples/chained-services.bundle.json', import.meta.url));
 
@@ -67,7 +68,7 @@ export function chainedServicesExample(opts: ExampleOptions = {}): PolicyBundle 
         hidden,
         outputs: DEFAULT_ACTIONS.length,
         activation: 'tanh',
-        weights: encodeFloat32(randomWeights(rng.fork(i + 1), sizes)),
+        weights: encodeWeights(randomWeights(rng.fork(i + 1), sizes)),
       },
       actions: [...DEFAULT_ACTIONS],
     };

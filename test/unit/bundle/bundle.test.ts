@@ -2,11 +2,12 @@ import { describe, expect, it } from 'vitest';
 import { readFileSync } from 'node:fs';
 import { canonicalPrettyJson } from '../../../policies/canonical.ts';
 import {
-  decodeFloat32, encodeFloat32, guardsFor, nextVersion, sealBundle, specDigest, targetFor, validateBundle,
+  guardsFor, nextVersion, sealBundle, specDigest, targetFor, validateBundle,
   type PolicyBundle, type UnsealedSpec,
 } from '../../../policies/bundle.ts';
 import { chainedServicesExample, EXAMPLE_PATH } from '../../../generator/bundle/example.ts';
 import { buildBundle } from '../../../generator/bundle/build.ts';
+import { decodeWeights, encodeWeights } from '../../../policies/network.ts';
 
 const example = (): PolicyBundle => JSON.parse(readFileSync(EXAMPLE_PATH, 'utf8')) as PolicyBundle;
 
@@ -38,9 +39,9 @@ describe('bundle size', () => {
 describe('validateBundle', () => {
   it('fails with a digest error when one weight is changed', () => {
     const b = example();
-    const w = decodeFloat32(b.spec.agents[1]!.network.weights);
+    const w = decodeWeights(b.spec.agents[1]!.network.weights);
     w[5] = w[5]! + 0.25;
-    b.spec.agents[1]!.network.weights = encodeFloat32(w);
+    b.spec.agents[1]!.network.weights = encodeWeights(w);
     const r = validateBundle(b);
     expect(r.ok).toBe(false);
     expect(!r.ok && r.errors.join('\n')).toMatch(/^\/spec\/digest: does not match the content \(expected sha256:[0-9a-f]{64}\)/);
@@ -63,7 +64,7 @@ describe('validateBundle', () => {
     const b = example();
     b.spec.agents[0]!.observation.mean.pop();
     b.spec.agents[1]!.name = b.spec.agents[0]!.name;
-    b.spec.agents[2]!.network.weights = encodeFloat32([1, 2, 3]);
+    b.spec.agents[2]!.network.weights = encodeWeights(new Float32Array([1, 2, 3]));
     b.spec.guards.minReplicas = 9;
     b.spec.agents[3]!.rules = [{ conditions: [{ feature: 'nope', op: '>', threshold: 1 }], action: 1, support: 0.5 }];
     const r = validateBundle(sealBundle(b));
@@ -98,7 +99,7 @@ describe('sealBundle', () => {
 
   it('round-trips float32 weights exactly', () => {
     const values = new Float32Array([0, -0.5, 1e-7, 3.4e38, -123.456]);
-    expect(Array.from(decodeFloat32(encodeFloat32(values)))).toEqual(Array.from(values));
+    expect(Array.from(decodeWeights(encodeWeights(values)))).toEqual(Array.from(values));
   });
 });
 
@@ -140,7 +141,7 @@ describe('nextVersion', () => {
     ['evaluation added', (s) => { s.evaluation = { scenarios: [{ scenario: 'ddos', method: 'karma', successRate: 0.9 }] }; }, '2.3.5'],
     ['rules changed', (s) => { s.agents[0]!.rules = [{ conditions: [], action: 0, support: 1 }]; }, '2.3.5'],
     ['provenance changed', (s) => { s.provenance.seeds = [1, 2]; }, '2.3.5'],
-    ['one weight changed', (s) => { const w = decodeFloat32(s.agents[2]!.network.weights); w[0] = 0.125; s.agents[2]!.network.weights = encodeFloat32(w); }, '2.4.0'],
+    ['one weight changed', (s) => { const w = decodeWeights(s.agents[2]!.network.weights); w[0] = 0.125; s.agents[2]!.network.weights = encodeWeights(w); }, '2.4.0'],
     ['normalisation changed', (s) => { s.agents[0]!.observation.mean[0] = 0.5; }, '2.4.0'],
     ['observation features changed', (s) => { s.agents[0]!.observation.features[0] = 'errorRate'; }, '3.0.0'],
     ['organisation changed', (s) => { s.organisation.description = 'other'; }, '3.0.0'],

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { stringify } from 'yaml';
 import { main } from '../../../generator/cli/main.ts';
-import { decodeFloat32, encodeFloat32 } from '../../../policies/bundle.ts';
+import { decodeWeights, encodeWeights } from '../../../policies/network.ts';
 import { EXAMPLE_PATH } from '../../../generator/bundle/example.ts';
 import { captureIo } from '../../support/io.ts';
 
@@ -28,9 +28,9 @@ describe('karma-hpa bundle validate', () => {
 
   it('fails a bundle with one weight changed with a digest error (exit 1)', async () => {
     const b = example();
-    const w = decodeFloat32(b.spec.agents[0].network.weights);
+    const w = decodeWeights(b.spec.agents[0].network.weights);
     w[17] = -w[17]!;
-    b.spec.agents[0].network.weights = encodeFloat32(w);
+    b.spec.agents[0].network.weights = encodeWeights(w);
     writeFileSync(join(dir, 'tampered.json'), JSON.stringify(b, null, 2));
     const r = await run('bundle', 'validate', 'tampered.json');
     expect(r.code).toBe(1);
