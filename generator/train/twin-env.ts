@@ -23,6 +23,15 @@ import type { MarlAgentSpec, MarlEnv, MarlEnvSpec, MarlObservation, MarlStepResu
 /** How roles take part in training (the ablation): hard masks + soft shaping, all shaping, or none. */
 export type RoleMode = 'hard' | 'soft' | 'none';
 
+/**
+ * How mission goals over the agent's own services reach its per-service decisions: 'agent' gives every
+ * slot the sum over all the agent's services; 'service' gives each slot only its own service's terms
+ * (goals over critical/entry/all services and the shared team term stay whole), so a wasted replica
+ * or an unserved request is charged to the decision that caused it.
+ */
+export type CreditMode = 'agent' | 'service';
+export const DEFAULT_CREDIT: CreditMode = 'agent';
+
 export interface TwinEnvOptions {
   topology: string;
   scenarios: string[];
@@ -33,6 +42,8 @@ export interface TwinEnvOptions {
   maxStep?: number;
   /** Simulated seconds per episode (default: the scenario's duration). */
   episodeSeconds?: number;
+  /** Per-agent or per-service credit for the mission's own-service goals (default DEFAULT_CREDIT). */
+  credit?: CreditMode;
 }
 
 /** The twin's resilience weights (metrics.ts), in the organisation's naming: one source of the defaults. */
@@ -235,11 +246,14 @@ export class TwinEnv implements MarlEnv {
     this.periodStart = to;
     const period = periodMetrics(sim, this.topology, from, to);
     const team = operationalResilience(period, this.topology, this.weights);
+    const perService = (this.opts.credit ?? DEFAULT_CREDIT) === 'service';
     const rewards = this.bound.agents.map((agent, k) => {
-      const mission = missionReward(agent, period, this.bound, this.topology) + (agent.mission.sharedWeight ?? 1) * team;
+      const shared = (agent.mission.sharedWeight ?? 1) * team;
+      const whole = perService ? 0 : missionReward(agent, period, this.bound, this.topology);
       return agent.services.map((s, i) => {
+        const mission = perService ? missionReward(agent, period, this.bound, this.topology, s) : whole;
         const shaping = this.opts.roleMode === 'none' ? 0 : roleShapingReward(agent.role, this.history, focus(agent.services, s), chosen[k]![i]!, this.opts.roleMode === 'soft');
-        return mission + shaping;
+        return mission + shared + shaping;
       });
     });
     if (attack) rewards.push([adversaryReward(team, attack, this.adversary!.budget)]);
@@ -344,12 +358,16 @@ export function goalTerm(term: Goal['term'], m: PeriodMetrics, s: number, topolo
   }
 }
 
-/** Goal Reward Guide of the agent's mission: −Σ weight·term (minimise) or +Σ (maximise). */
-export function missionReward(agent: BoundAgent, m: PeriodMetrics, bound: BoundOrganisation, topology: Topology): number {
+/**
+ * Goal Reward Guide of the agent's mission: −Σ weight·term (minimise) or +Σ (maximise). With `only`
+ * (per-service credit), goals over the agent's own services count that one service alone.
+ */
+export function missionReward(agent: BoundAgent, m: PeriodMetrics, bound: BoundOrganisation, topology: Topology, only?: string): number {
   let r = 0;
   for (const goal of agent.mission.goals) {
     const sign = goal.sense === 'maximise' ? 1 : -1;
-    for (const name of goalServices(goal, agent, bound)) {
+    const own = (goal.services ?? 'agent') === 'agent';
+    for (const name of own && only !== undefined ? [only] : goalServices(goal, agent, bound)) {
       const s = topology.services.findIndex((x) => x.name === name);
       r += sign * goal.weight * goalTerm(goal.term, m, s, topology);
     }

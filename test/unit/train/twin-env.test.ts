@@ -53,6 +53,47 @@ describe('twin environment', () => {
     const bottleneck = env.bound.agents[0]!;
     expect(missionReward(bottleneck, broken, env.bound, topology)).toBeLessThan(missionReward(bottleneck, healthy, env.bound, topology));
   });
+  it('per-service credit charges each slot with its own service\'s mission terms', () => {
+    const topology = loadTopology('chained-services');
+    const bottleneck = env.bound.agents[0]!;
+    expect(bottleneck.services).toEqual(['A', 'B', 'C', 'D']);
+    // Only D wastes replicas and fails requests; A, B, C are healthy and lean.
+    const m = period({ replicas: [1, 1, 1, 6], withinSlo: [100, 100, 100, 40], pending: [0, 0, 0, 50] });
+    const whole = missionReward(bottleneck, m, env.bound, topology);
+    const each = bottleneck.services.map((s) => missionReward(bottleneck, m, env.bound, topology, s));
+    expect(each.reduce((a, b) => a + b, 0)).toBeCloseTo(whole);
+    expect(each[3]!).toBeLessThan(each[0]! - 5);
+    // A's and B's own replicas terms alone: 2 · 1/max (max 5 and 3); their pending and unserved are 0.
+    expect(each[0]).toBeCloseTo(-2 * (1 / 5));
+    expect(each[1]).toBeCloseTo(-2 * (1 / 3));
+    // Goals over critical services stay whole: the resource manager's critical-usage term is the same in every slot.
+    const resource = env.bound.agents[3]!;
+    const crit = period({ cpuUtilization: [0.9, 0.9, 0.9, 0.9] });
+    const base = period({ cpuUtilization: [0.1, 0.1, 0.1, 0.1] });
+    const drop = (s: string): number => missionReward(resource, base, env.bound, topology, s) - missionReward(resource, crit, env.bound, topology, s);
+    expect(drop('B')).toBeCloseTo(drop('C'));
+    expect(drop('B')).toBeGreaterThan(0);
+  });
+  it('rewards slots per service only when credit is per service', () => {
+    const run = (credit: 'agent' | 'service'): number[][] => {
+      const e = new TwinEnv({ ...options, roleMode: 'none', credit });
+      e.reset(3, 0);
+      const o = e.observe();
+      // Agent 0 (all four services) raises A and holds B, C, D; the others hold.
+      return e.step(o.obs.map((row, k) => row.map((_, i) => (k === 0 && i === 0 ? 6 : 3)))).rewards;
+    };
+    const byAgent = run('agent');
+    const byService = run('service');
+    for (const row of byAgent) for (const r of row) expect(r).toBe(row[0]);
+    expect(new Set(byService[0]).size).toBeGreaterThan(1);
+    // A one-service agent gets the same reward either way (same seed, same actions, same period).
+    expect(byService[1]![0]).toBeCloseTo(byAgent[1]![0]!);
+    // The four slots add up to the whole mission plus the team term once per slot: the surplus over
+    // the per-agent reward is three team terms, and the team term (resilience) lies in (0, 1].
+    const team = (byService[0]!.reduce((a, b) => a + b, 0) - byAgent[0]![0]!) / 3;
+    expect(team).toBeGreaterThan(0);
+    expect(team).toBeLessThanOrEqual(1);
+  });
   it('trains identically with 1 and 2 workers', async () => {
     const config = { ...DEFAULT_MAPPO_CONFIG, iterations: 1, episodesPerIteration: 2, calibrationEpisodes: 1, hidden: [8] };
     const spec = { kind: 'twin' as const, options: options as unknown as Record<string, unknown> };
