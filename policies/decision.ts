@@ -44,15 +44,23 @@ export function applyDecision(baseSpec: BaseHpaBounds, currentReplicas: number, 
   return { minReplicas: baseMin, maxReplicas: baseMax };
 }
 
+/** Rounding of a combined change exactly halfway between two integers (the organisation's `combination.ties`). */
+export type TieRounding = 'up' | 'awayFromZero';
+
 /**
  * Several agents may decide for the same service in one period: the service gets the mean of their
  * changes, rounded, clamped to the largest step allowed. (A sum let any one agent's +3 override the
  * others, so trained agents learned that scaling up is the only action with an effect and held every
- * service near its maximum; with the mean each agent moves the outcome by its share.)
+ * service near its maximum; with the mean each agent moves the outcome by its share.) Ties: 'up' sends
+ * −0.5 to 0 and +0.5 to +1, so one agent's +1 raises a service two agents share while a −1 needs both;
+ * 'awayFromZero' treats both directions alike.
  */
-export function combineDecisions(changes: readonly number[], maxStep: number): number {
+export function combineDecisions(changes: readonly number[], maxStep: number, ties: TieRounding = 'up'): number {
   if (changes.length === 0) return 0;
   let sum = 0;
   for (const c of changes) sum += c;
-  return Math.max(-maxStep, Math.min(maxStep, Math.round(sum / changes.length)));
+  const mean = sum / changes.length;
+  const rounded = ties === 'awayFromZero' ? Math.sign(mean) * Math.round(Math.abs(mean)) : Math.round(mean);
+  // `+ 0` turns −0 into 0, so a hold is one value whatever the rounding.
+  return Math.max(-maxStep, Math.min(maxStep, rounded)) + 0;
 }

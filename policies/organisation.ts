@@ -4,6 +4,7 @@ import schema from './schema/organisation.schema.json' with { type: 'json' };
 import { assertValid, parseYamlDocument, registerSchema } from './documents.ts';
 import { KarmaError } from './errors.ts';
 import { featureValue, isClusterFeature, isServiceFeature, type FeatureRef, type ServiceFeature } from './observation.ts';
+import type { TieRounding } from './decision.ts';
 import type { ClusterSnapshot } from './snapshot.ts';
 
 registerSchema(schema);
@@ -80,8 +81,24 @@ export interface Organisation {
   roles: Role[];
   missions: Mission[];
   agents: OrganisationAgent[];
+  /** How the changes of several agents for one service combine (policies/decision.ts). */
+  combination?: { ties?: TieRounding };
+  /** Per-agent (default) or per-service credit of the missions' own-service goals. */
+  credit?: 'agent' | 'service';
+  /** Training constraint on cost relative to a reference method (a Lagrange multiplier on replica cost). */
+  costConstraint?: CostConstraint;
   adversary?: AdversarySpec;
   resilienceWeights?: ResilienceWeights;
+}
+
+export interface CostConstraint {
+  reference: 'tuned-hpa';
+  /** Allowed mean ratio of replica-seconds to the reference's (default 1). */
+  ratio?: number;
+  /** Multiplier step per iteration per unit of excess ratio (default 2). */
+  learningRate?: number;
+  /** Upper bound of the multiplier (default 20). */
+  maxMultiplier?: number;
 }
 
 /** What the organisation needs to know of a topology to bind agents to services. */

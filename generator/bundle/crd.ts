@@ -94,6 +94,17 @@ export function toStructural(schema: JsonSchema, doc: JsonSchema = schema, depth
   return out;
 }
 
+/**
+ * Status fields the runtime sidecar reports (webhook/sidecar/bundle-status.ts) beside those of the bundle
+ * schema. They live only in the CRD: the bundle schema validates what Git holds, and Git holds no status.
+ */
+const SIDECAR_STATUS_PROPERTIES: Record<string, JsonSchema> = {
+  observedGeneration: { type: 'integer', format: 'int64', minimum: 0, description: 'metadata.generation of the bundle the status describes.' },
+  governedHpas: { type: 'integer', format: 'int32', minimum: 0, description: 'HPAs this bundle governed at the last decision tick.' },
+  lastDecisionTime: { type: 'string', format: 'date-time', description: 'When the sidecar last changed (in shadow mode: would have changed) the bounds of an HPA with this bundle.' },
+  fallbacks: { type: 'integer', format: 'int64', minimum: 0, description: 'Fallbacks to the base spec with this bundle since the leading sidecar started.' },
+};
+
 /** The openAPIV3Schema of the CRD version. */
 export function policyBundleOpenApiSchema(): JsonSchema {
   const root = toStructural(bundleSchema as JsonSchema);
@@ -103,9 +114,13 @@ export function policyBundleOpenApiSchema(): JsonSchema {
   props.kind = { type: 'string', description: 'PolicyBundle' };
   props.metadata = { type: 'object' };
   root.required = ['spec'];
-  const conditions = ((props.status!.properties as Record<string, JsonSchema>).conditions!);
+  const status = props.status!.properties as Record<string, JsonSchema>;
+  Object.assign(status, SIDECAR_STATUS_PROPERTIES);
+  const conditions = status.conditions!;
   conditions['x-kubernetes-list-type'] = 'map';
   conditions['x-kubernetes-list-map-keys'] = ['type'];
+  const conditionType = (conditions.items as { properties: Record<string, JsonSchema> }).properties.type!;
+  conditionType.description = 'Accepted (schema and digest valid) or Active (the sidecar decides with the bundle).';
   return root;
 }
 
@@ -136,8 +151,8 @@ export function policyBundleCrd(): Record<string, unknown> {
         subresources: { status: {} },
         additionalPrinterColumns: [
           { name: 'Version', type: 'string', jsonPath: '.spec.version', description: 'Semantic version of the bundle' },
-          { name: 'Agents', type: 'string', jsonPath: '.spec.agents[*].name', description: 'Agents in the bundle' },
-          { name: 'Ready', type: 'string', jsonPath: '.status.conditions[?(@.type=="Ready")].status', description: 'Whether the sidecar runs this digest' },
+          { name: 'Accepted', type: 'string', jsonPath: '.status.conditions[?(@.type=="Accepted")].status', description: 'Whether schema and digest of the latest generation are valid' },
+          { name: 'Active', type: 'string', jsonPath: '.status.conditions[?(@.type=="Active")].status', description: 'Whether the sidecar decides with the bundle' },
           { name: 'Age', type: 'date', jsonPath: '.metadata.creationTimestamp' },
         ],
         schema: { openAPIV3Schema: policyBundleOpenApiSchema() },

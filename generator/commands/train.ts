@@ -3,10 +3,10 @@ import { join, resolve } from 'node:path';
 import { canonicalPrettyJson, digestOf } from '../../policies/canonical.ts';
 import { KarmaError } from '../../policies/errors.ts';
 import { loadOrganisation } from '../../policies/organisation.ts';
-import { intOpt, listOpt, stringOpt, type Command } from '../cli/command.ts';
+import { intOpt, listOpt, stringOpt, type Command, type ParsedArgs } from '../cli/command.ts';
 import { formatDuration, Progress } from '../cli/progress.ts';
 import { DEFAULT_MAPPO_CONFIG, type MappoConfig } from '../train/mappo.ts';
-import { trainedMethodSetup, trainPolicies, TRAINED_METHODS } from '../train/evaluation.ts';
+import { costConstraintConfig, trainedMethodSetup, trainPolicies, TRAINED_METHODS } from '../train/evaluation.ts';
 import { withAdversary } from '../train/twin-env.ts';
 import { builtinScenarioNames } from '../twin/scenario.ts';
 import { builtinTopologyNames } from '../twin/topology.ts';
@@ -29,6 +29,7 @@ export const trainCommand: Command = {
     method: { type: 'string', description: `what to train: ${TRAINED_METHODS.join(', ')} (mas = roles as hard masks + soft shaping)`, default: 'mas', valueName: 'M' },
     config: { type: 'string', description: 'JSON file with MAPPO hyperparameters overriding the defaults (keys of MappoConfig)', valueName: 'FILE' },
     resume: { type: 'boolean', description: 'continue from DIR/checkpoint.json' },
+    'hpa-base': { type: 'string', description: 'the HPA spec the agents act on: "default" (the topology\'s own) or "tuned" (the tuned HPA found by grid search on the training scenarios, the base the product proposes)', default: 'default', valueName: 'default|tuned' },
     adversary: { type: 'boolean', description: 'train against the organisation\'s zero-sum adversary (entry point × load level × crash level); it is never exported' },
   },
   details: `Example:
@@ -58,9 +59,10 @@ The policies are PolicyBundle agents (spec.agents); hyperparameters and defaults
     mkdirSync(out, { recursive: true });
     const progress = new Progress(io, `train ${method}`, config.iterations);
     const trained = await trainPolicies({
-      topology, scenarios, organisation: setup.organisation, roleMode: setup.roleMode, cwd: io.cwd, config, workers, method,
+      topology, scenarios, organisation: setup.organisation, roleMode: setup.roleMode, cwd: io.cwd, config, workers, method, hpaBase: hpaBaseOpt(args, cmd),
       checkpointPath: join(out, 'checkpoint.json'), resume: Boolean(args.values.resume), now: io.now,
-      onIteration: (log) => progress.update(log.iteration + 1, `return ${log.meanReturn.toFixed(2)} success ${((log.summary.successRate ?? NaN) * 100).toFixed(1)}%`),
+      onIteration: (log) => progress.update(log.iteration + 1, `return ${log.meanReturn.toFixed(2)} success ${((log.summary.successRate ?? NaN) * 100).toFixed(1)}%`
+        + (log.costRatio !== undefined ? ` cost ${log.costRatio.toFixed(2)}× budget (λ ${log.costMultiplier!.toFixed(2)})` : '')),
     });
     progress.finish(trained.converged ? 'converged' : '');
     const policies = {
@@ -72,7 +74,9 @@ The policies are PolicyBundle agents (spec.agents); hyperparameters and defaults
       organisation: trained.organisation,
       organisationDigest: digestOf(trained.organisation),
       seeds: [config.seed],
-      config,
+      config: trained.costConstraint ? { ...config, costConstraint: config.costConstraint ?? costConstraintConfig(setup.organisation) } : config,
+      ...(trained.costConstraint ? { costConstraint: trained.costConstraint } : {}),
+      ...(trained.hpaBase ? { hpaBase: trained.hpaBase } : {}),
       agents: trained.agents,
     };
     writeFileSync(join(out, 'policies.json'), canonicalPrettyJson(policies));
@@ -87,6 +91,12 @@ The policies are PolicyBundle agents (spec.agents); hyperparameters and defaults
 };
 
 /** A partial MappoConfig from a JSON file; unknown keys and wrong types are refused by name. */
+function hpaBaseOpt(args: ParsedArgs, cmd: string): 'default' | 'tuned' {
+  const v = stringOpt(args, 'hpa-base', cmd) ?? 'default';
+  if (v !== 'default' && v !== 'tuned') throw new KarmaError(`--hpa-base must be "default" or "tuned", got "${v}"`, { where: `karma-hpa ${cmd}` });
+  return v;
+}
+
 function readConfigOverrides(file: string | undefined, cwd: string): Partial<MappoConfig> {
   if (file === undefined) return {};
   const path = resolve(cwd, file);

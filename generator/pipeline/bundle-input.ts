@@ -7,6 +7,7 @@ import type { AgentPolicy, BundleTarget, EvaluationSummary, Guards, Provenance, 
 import type { DistilledRule } from '../../policies/bundle.ts';
 import { digestOf } from '../../policies/canonical.ts';
 import type { AgentPolicy as TrainedAgent } from '../../policies/evaluator.ts';
+import { GOVERNED_LABEL } from '../../policies/annotations.ts';
 import { DEFAULT_ACTIONS } from '../../policies/organisation.ts';
 import type { SummaryRow } from '../train/evaluation.ts';
 import type { Scenario } from '../twin/scenario.ts';
@@ -104,4 +105,28 @@ export function provenanceOf(input: { generatorVersion: string; twinDigest: stri
     organisationDigest: digestOf(input.organisation),
     seeds: [...input.seeds],
   };
+}
+
+/**
+ * The governed HPAs the bundle proposes (autoscaling/v2, one per target): each service's HPA spec in the
+ * topology the agents were trained on — with the tuned base, its CPU target and behavior — so the HPA in
+ * Git is the controller the agents learned to act through. Labelled as governed; the Deployment is named
+ * like the HPA.
+ */
+export function proposedHpas(topology: Topology, namespace: string): Record<string, unknown>[] {
+  return topology.services.map((s) => {
+    const name = hpaNameOf(s.name);
+    return {
+      apiVersion: 'autoscaling/v2',
+      kind: 'HorizontalPodAutoscaler',
+      metadata: { name, namespace, labels: { [GOVERNED_LABEL]: 'true', 'app.kubernetes.io/managed-by': 'karma-hpa' } },
+      spec: {
+        scaleTargetRef: { apiVersion: 'apps/v1', kind: 'Deployment', name },
+        minReplicas: Math.max(1, s.minReplicas),
+        maxReplicas: s.maxReplicas,
+        metrics: structuredClone(s.hpa.metrics),
+        ...(s.hpa.behavior ? { behavior: structuredClone(s.hpa.behavior) } : {}),
+      },
+    };
+  });
 }

@@ -34,6 +34,8 @@ export interface MarlObservation {
 export interface MarlStepResult {
   /** rewards[agent][slot] for the actions just taken. */
   rewards: number[][];
+  /** costs[agent][slot]: the constrained cost of each decision, when the environment has a cost constraint. */
+  costs?: number[][];
   done: boolean;
 }
 

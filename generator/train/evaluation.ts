@@ -7,8 +7,8 @@ import { KarmaError } from '../../policies/errors.ts';
 import type { AgentPolicy } from '../../policies/evaluator.ts';
 import type { Organisation } from '../../policies/organisation.ts';
 import { meanConfidence95, type EpisodeMetrics } from '../twin/metrics.ts';
-import type { Scenario } from '../twin/scenario.ts';
-import type { Topology } from '../twin/topology.ts';
+import { loadScenario, type Scenario } from '../twin/scenario.ts';
+import { loadTopology, type Topology } from '../twin/topology.ts';
 import { clairvoyant, defaultHpa, kedaLike, runEpisode, staticMax, trainedAgents, tunedHpa, tuneHpa, type HpaTuning, type Method } from './baselines/index.ts';
 import { exportAgentPolicies } from './export.ts';
 import { EVALUATION_SEED_BASE, type IterationLog, type MappoConfig } from './mappo.ts';
@@ -64,6 +64,10 @@ export interface TrainedPolicies {
   wallMs: number;
   envSteps: number;
   converged: boolean;
+  /** The cost constraint's reference (tuning and per-scenario budgets) and the multiplier training ended with. */
+  costConstraint?: { reference: string; tuning: HpaTuning; budgets: Record<string, number>; finalMultiplier: number };
+  /** The HPA spec the agents were trained on (absent: the topology's own). */
+  hpaBase?: HpaTuning;
 }
 
 export interface TrainRequest {
@@ -79,11 +83,45 @@ export interface TrainRequest {
   now?: () => number;
   onIteration?: (log: IterationLog) => void;
   method?: string;
+  /** 'tuned': train on the tuned HPA's spec (grid search on the training scenarios), the base the product proposes. */
+  hpaBase?: 'default' | 'tuned';
+}
+
+/**
+ * The budgets of an organisation's cost constraint: the reference method's (the tuned HPA's) mean
+ * replica-seconds per training scenario, on the tuning seeds (never the evaluation seeds).
+ */
+export function costBudgets(topologyName: string, scenarioNames: string[], cwd: string): { tuning: HpaTuning; budgets: Record<string, number> } {
+  const topology = loadTopology(topologyName, cwd);
+  const scenarios = scenarioNames.map((s) => loadScenario(s, cwd, { topology: topology.name }));
+  const tuning = tuneHpa(topology, scenarios, TUNING_SEEDS).best;
+  const method = tunedHpa(tuning);
+  const budgets: Record<string, number> = {};
+  for (const sc of scenarios) {
+    budgets[sc.name] = TUNING_SEEDS.reduce((acc, seed) => acc + runEpisode(method, topology, sc, seed).replicaSeconds, 0) / TUNING_SEEDS.length;
+  }
+  return { tuning, budgets };
+}
+
+/** MAPPO's cost constraint from the organisation's (defaults: ratio 1, learning rate 2, multiplier ≤ 20). */
+export function costConstraintConfig(org: Organisation): MappoConfig['costConstraint'] {
+  const c = org.costConstraint;
+  return c ? { ratio: c.ratio ?? 1, learningRate: c.learningRate ?? 2, maxMultiplier: c.maxMultiplier ?? 20 } : null;
 }
 
 export async function trainPolicies(req: TrainRequest): Promise<TrainedPolicies> {
   const options: TwinEnvOptions = { topology: req.topology, scenarios: req.scenarios, organisation: req.organisation, roleMode: req.roleMode, cwd: req.cwd };
-  const result = await runTraining({ kind: 'twin', options: options as unknown as Record<string, unknown> }, req.config, {
+  let config = req.config;
+  let constraint: TrainedPolicies['costConstraint'];
+  const reference = req.organisation.costConstraint || req.hpaBase === 'tuned' ? costBudgets(req.topology, req.scenarios, req.cwd) : undefined;
+  if (req.hpaBase === 'tuned') options.hpaBase = reference!.tuning;
+  if (req.organisation.costConstraint) {
+    const { tuning, budgets } = reference!;
+    options.costBudgets = budgets;
+    config = { ...config, costConstraint: config.costConstraint ?? costConstraintConfig(req.organisation) };
+    constraint = { reference: req.organisation.costConstraint.reference, tuning, budgets, finalMultiplier: 0 };
+  }
+  const result = await runTraining({ kind: 'twin', options: options as unknown as Record<string, unknown> }, config, {
     workers: req.workers, checkpointPath: req.checkpointPath, resume: req.resume, now: req.now, onIteration: req.onIteration,
   });
   const roles = Object.fromEntries(req.organisation.agents.map((a) => [a.name, a.role]));
@@ -91,11 +129,13 @@ export async function trainPolicies(req: TrainRequest): Promise<TrainedPolicies>
     method: req.method ?? `mas-${req.roleMode}`,
     organisation: req.organisation,
     roleMode: req.roleMode,
-    agents: exportAgentPolicies(result.envSpec, result.state, req.config, { roles }),
+    agents: exportAgentPolicies(result.envSpec, result.state, config, { roles }),
     history: result.state.history,
     wallMs: result.wallMs,
     envSteps: result.envSteps,
     converged: result.state.converged,
+    ...(constraint ? { costConstraint: { ...constraint, finalMultiplier: result.state.costMultiplier } } : {}),
+    ...(options.hpaBase ? { hpaBase: options.hpaBase } : {}),
   };
 }
 
@@ -189,7 +229,7 @@ export function buildMethod(name: string, ctx: MethodBuildContext): Method {
     default: {
       const t = ctx.trained.get(name);
       if (!t) throw new KarmaError(`unknown method "${name}"`, { hint: `one of ${ALL_METHODS.join(', ')}` });
-      return trainedAgents(name, t.organisation, t.agents, t.roleMode);
+      return trainedAgents(name, t.organisation, t.agents, t.roleMode, 3, t.hpaBase);
     }
   }
 }

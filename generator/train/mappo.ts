@@ -66,6 +66,12 @@ export interface MappoConfig {
   convergenceMean: number | null;
   /** Stop at convergence instead of running all iterations. */
   stopAtConvergence: boolean;
+  /**
+   * Cost constraint (Lagrangian MAPPO): each decision's reward loses multiplier × its cost (the
+   * environment's `costs`); after every iteration the multiplier grows by `learningRate` × (mean episode
+   * `costRatio` − `ratio`), never below 0 nor above `maxMultiplier`. null: unconstrained.
+   */
+  costConstraint: { ratio: number; learningRate: number; maxMultiplier: number } | null;
 }
 
 export const DEFAULT_MAPPO_CONFIG: MappoConfig = {
@@ -93,6 +99,7 @@ export const DEFAULT_MAPPO_CONFIG: MappoConfig = {
   convergenceStd: 0.06,
   convergenceMean: null,
   stopAtConvergence: true,
+  costConstraint: null,
 };
 
 /**
@@ -146,6 +153,8 @@ export interface AgentTrajectory {
   actions: Int32Array; // T·S action indices
   logp: Float64Array; // T·S log π_old(a|o)
   rewards: Float64Array; // T·S
+  /** T·S constrained cost of each decision (only when the environment reports costs). */
+  costs?: Float64Array;
 }
 export interface Trajectory {
   index: number;
@@ -173,7 +182,7 @@ export function collectEpisode(env: MarlEnv, policy: PolicySet | null, seed: num
   const spec = env.spec;
   const rng = new Rng(seed ^ 0x5bd1e995);
   env.reset(seed, index);
-  const buffers = spec.agents.map(() => ({ obs: [] as number[], masks: [] as number[], actions: [] as number[], logp: [] as number[], rewards: [] as number[] }));
+  const buffers = spec.agents.map(() => ({ obs: [] as number[], masks: [] as number[], actions: [] as number[], logp: [] as number[], rewards: [] as number[], costs: [] as number[] }));
   const states: number[] = [];
   let steps = 0;
   let done = false;
@@ -212,7 +221,10 @@ export function collectEpisode(env: MarlEnv, policy: PolicySet | null, seed: num
       return a;
     }));
     const r = env.step(chosen);
-    spec.agents.forEach((agent, k) => agent.slots.forEach((_, s) => buffers[k]!.rewards.push(r.rewards[k]![s]!)));
+    spec.agents.forEach((agent, k) => agent.slots.forEach((_, s) => {
+      buffers[k]!.rewards.push(r.rewards[k]![s]!);
+      if (r.costs) buffers[k]!.costs.push(r.costs[k]![s]!);
+    }));
     steps++;
     done = r.done;
   }
@@ -238,6 +250,7 @@ export function collectEpisode(env: MarlEnv, policy: PolicySet | null, seed: num
     agents: buffers.map((b) => ({
       obs: Float32Array.from(b.obs), masks: Uint8Array.from(b.masks), actions: Int32Array.from(b.actions),
       logp: Float64Array.from(b.logp), rewards: Float64Array.from(b.rewards),
+      ...(b.costs.length > 0 ? { costs: Float64Array.from(b.costs) } : {}),
     })),
     summary: env.summary?.() ?? {},
     meanReturn: retSum / Math.max(1, slots),
@@ -361,6 +374,9 @@ export interface IterationLog {
   summary: Record<string, number>;
   /** Mean adversary return of the iteration's episodes (only when training with an adversary). */
   adversaryReturn?: number;
+  /** Cost constraint: the multiplier the iteration trained with, and its episodes' mean cost ratio. */
+  costMultiplier?: number;
+  costRatio?: number;
 }
 
 export interface TrainerState {
@@ -375,6 +391,8 @@ export interface TrainerState {
   rewardScale: number[];
   history: IterationLog[];
   converged: boolean;
+  /** Lagrange multiplier of the cost constraint (0 when unconstrained). */
+  costMultiplier: number;
 }
 
 /** Runs episodes; in-process or on worker threads (see rollouts.ts). Must keep order by index. */
@@ -406,6 +424,7 @@ export function createTrainer(spec: MarlEnvSpec, config: MappoConfig, calibratio
     }),
     history: [],
     converged: false,
+    costMultiplier: 0,
   };
 }
 
@@ -452,7 +471,8 @@ export async function trainIteration(spec: MarlEnvSpec, state: TrainerState, con
         inputs.forEach((x, i) => batch.set(x, i * x.length));
         const values = state.critic.forward(batch, inputs.length).out;
         const rewards = new Float64Array(traj.steps);
-        for (let t = 0; t < traj.steps; t++) rewards[t] = a.rewards[t * S + s]! / state.rewardScale[k]!;
+        const lambda = config.costConstraint && a.costs ? state.costMultiplier : 0;
+        for (let t = 0; t < traj.steps; t++) rewards[t] = (a.rewards[t * S + s]! - (lambda > 0 ? lambda * a.costs![t * S + s]! : 0)) / state.rewardScale[k]!;
         const { advantages, returns } = computeGae(rewards, values, config.gamma, config.gaeLambda);
         for (let t = 0; t < traj.steps; t++) {
           const row = t * S + s;
@@ -558,6 +578,16 @@ export async function trainIteration(spec: MarlEnvSpec, state: TrainerState, con
     summary,
   };
   if (trajs.some((t) => t.adversaryReturn !== undefined)) log.adversaryReturn = trajs.reduce((a, t) => a + (t.adversaryReturn ?? 0), 0) / trajs.length;
+  if (config.costConstraint) {
+    const ratios = trajs.map((t) => t.summary.costRatio).filter((x): x is number => x !== undefined && Number.isFinite(x));
+    if (ratios.length > 0) {
+      const c = config.costConstraint;
+      const ratio = ratios.reduce((a, b) => a + b, 0) / ratios.length;
+      log.costMultiplier = state.costMultiplier;
+      log.costRatio = ratio;
+      state.costMultiplier = Math.min(c.maxMultiplier, Math.max(0, state.costMultiplier + c.learningRate * (ratio - c.ratio)));
+    }
+  }
   state.history.push(log);
   state.iteration++;
   state.converged = hasConverged(state.history, config);
@@ -570,9 +600,14 @@ export async function trainIteration(spec: MarlEnvSpec, state: TrainerState, con
  * and offset — and their mean moved less than μ × that range since the window before (no trend left),
  * and exceeds λ. Needs at least two windows of history.
  */
-export function hasConverged(history: readonly IterationLog[], config: Pick<MappoConfig, 'convergenceWindow' | 'convergenceStd' | 'convergenceMean'>): boolean {
+export function hasConverged(history: readonly IterationLog[], config: Pick<MappoConfig, 'convergenceWindow' | 'convergenceStd' | 'convergenceMean'> & Partial<Pick<MappoConfig, 'costConstraint'>>): boolean {
   const w = config.convergenceWindow;
   if (history.length < 2 * w) return false;
+  if (config.costConstraint) {
+    // Not converged while the recent episodes still break the cost constraint (the multiplier is still moving).
+    const recentRatios = history.slice(-w).map((h) => h.costRatio ?? Infinity);
+    if (recentRatios.reduce((a, b) => a + b, 0) / w > config.costConstraint.ratio * 1.02) return false;
+  }
   const all = history.map((h) => h.meanReturn);
   const range = Math.max(...all) - Math.min(...all);
   const recent = all.slice(-w);

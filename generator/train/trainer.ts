@@ -76,6 +76,7 @@ interface CheckpointDocument {
   stateNorm: TrainerState['stateNorm'];
   rewardScale: number[];
   history: IterationLog[];
+  costMultiplier?: number;
 }
 
 export function writeCheckpoint(path: string, state: TrainerState, identity: string): void {
@@ -90,6 +91,7 @@ export function writeCheckpoint(path: string, state: TrainerState, identity: str
     stateNorm: state.stateNorm,
     rewardScale: state.rewardScale,
     history: state.history,
+    ...(state.costMultiplier !== 0 ? { costMultiplier: state.costMultiplier } : {}),
   };
   mkdirSync(dirname(path), { recursive: true });
   // Write then rename, so an interrupted run never leaves half a checkpoint.
@@ -121,5 +123,5 @@ export function readCheckpoint(path: string, spec: MarlEnvSpec, config: MappoCon
   const criticOpt = new Adam(critic.params.length);
   criticOpt.restore(doc.critic.adam);
   if (actors.length !== spec.agents.length) throw new KarmaError('the checkpoint has another number of agents', { where: path });
-  return { iteration: doc.iteration, converged: doc.converged, actors, actorOpt, critic, criticOpt, obsNorm: doc.obsNorm, stateNorm: doc.stateNorm, rewardScale: doc.rewardScale, history: doc.history };
+  return { iteration: doc.iteration, converged: doc.converged, actors, actorOpt, critic, criticOpt, obsNorm: doc.obsNorm, stateNorm: doc.stateNorm, rewardScale: doc.rewardScale, history: doc.history, costMultiplier: doc.costMultiplier ?? 0 };
 }

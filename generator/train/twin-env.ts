@@ -5,7 +5,7 @@
  * the emulated HPA controller scales inside them. Observations come from the twin's snapshots (metrics pipeline, stale like the real one);
  * rewards come from the twin's per-second ground truth over the period.
  */
-import { applyDecision, combineDecisions, type BoundGuards } from '../../policies/decision.ts';
+import { applyDecision, combineDecisions, type BoundGuards, type TieRounding } from '../../policies/decision.ts';
 import { buildObservation, DEFAULT_FEATURES } from '../../policies/observation.ts';
 import {
   bindOrganisation, DEFAULT_ACTIONS, roleActionMask, roleShapingReward, validateOrganisation,
@@ -18,6 +18,7 @@ import { DEFAULT_RESILIENCE_WEIGHTS as TWIN_WEIGHTS } from '../twin/metrics.ts';
 import { F } from '../twin/series.ts';
 import { createSimulation, type AdversarySetting, type Simulation } from '../twin/simulation.ts';
 import { loadTopology, type Topology } from '../twin/topology.ts';
+import { withHpaTuning, type HpaTuning } from './hpa-design.ts';
 import type { MarlAgentSpec, MarlEnv, MarlEnvSpec, MarlObservation, MarlStepResult } from './env.ts';
 
 /** How roles take part in training (the ablation): hard masks + soft shaping, all shaping, or none. */
@@ -42,8 +43,16 @@ export interface TwinEnvOptions {
   maxStep?: number;
   /** Simulated seconds per episode (default: the scenario's duration). */
   episodeSeconds?: number;
-  /** Per-agent or per-service credit for the mission's own-service goals (default DEFAULT_CREDIT). */
+  /** Per-agent or per-service credit for the mission's own-service goals (default: the organisation's `credit`, else DEFAULT_CREDIT). */
   credit?: CreditMode;
+  /**
+   * Replica-seconds of the cost constraint's reference method per scenario name (a whole episode of it).
+   * With an organisation `costConstraint`, steps report each decision's replica cost and the episode
+   * summary its `costRatio` to this budget.
+   */
+  costBudgets?: Record<string, number>;
+  /** The HPA spec the agents act on (CPU target and behavior preset); default: the topology's own HPAs. */
+  hpaBase?: HpaTuning;
 }
 
 /** The twin's resilience weights (metrics.ts), in the organisation's naming: one source of the defaults. */
@@ -134,14 +143,29 @@ export class TwinEnv implements MarlEnv {
   private history: ClusterSnapshot[] = [];
   private periodStart = 0;
   private endSeconds = 0;
+  private readonly credit: CreditMode;
+  private readonly ties: TieRounding;
+  private readonly constrained: boolean;
 
   constructor(opts: TwinEnvOptions) {
     this.opts = opts;
-    this.topology = loadTopology(opts.topology, opts.cwd);
+    const topology = loadTopology(opts.topology, opts.cwd);
+    this.topology = opts.hpaBase ? withHpaTuning(topology, opts.hpaBase) : topology;
     this.scenarios = opts.scenarios.map((s) => loadScenario(s, opts.cwd, { topology: this.topology.name }));
     const org = validateOrganisation(opts.organisation);
     this.bound = bindOrganisation(org, topologyServices(this.topology));
     this.maxStep = opts.maxStep ?? 3;
+    this.credit = opts.credit ?? org.credit ?? DEFAULT_CREDIT;
+    this.ties = org.combination?.ties ?? 'up';
+    this.constrained = org.costConstraint !== undefined;
+    if (this.constrained) {
+      const missing = this.scenarios.filter((s) => !(opts.costBudgets && opts.costBudgets[s.name]! > 0)).map((s) => s.name);
+      if (missing.length > 0) {
+        throw new KarmaError(`the organisation's costConstraint needs the reference cost of scenario${missing.length > 1 ? 's' : ''} ${missing.join(', ')}`, {
+          where: 'organisation /costConstraint', hint: 'train through `karma-hpa train`, which measures the reference method on every training scenario first',
+        });
+      }
+    }
     this.weights = org.resilienceWeights ?? DEFAULT_RESILIENCE_WEIGHTS;
     const agents: MarlAgentSpec[] = this.bound.agents.map((a) => ({ name: a.name, slots: [...a.services], features: [...DEFAULT_FEATURES], actions: [...DEFAULT_ACTIONS] }));
     this.adversary = adversaryPlan(org, this.topology);
@@ -234,7 +258,7 @@ export class TwinEnv implements MarlEnv {
     for (const svc of this.topology.services) {
       const list = changes.get(svc.name);
       if (!list) continue;
-      const change = combineDecisions(list, this.maxStep);
+      const change = combineDecisions(list, this.maxStep, this.ties);
       const bounds = applyDecision({ minReplicas: svc.minReplicas, maxReplicas: svc.maxReplicas }, snap.services[svc.name]!.replicas, change, twinGuards(this.topology, svc.name, this.maxStep));
       sim.setHpaBounds(svc.name, bounds);
     }
@@ -246,7 +270,7 @@ export class TwinEnv implements MarlEnv {
     this.periodStart = to;
     const period = periodMetrics(sim, this.topology, from, to);
     const team = operationalResilience(period, this.topology, this.weights);
-    const perService = (this.opts.credit ?? DEFAULT_CREDIT) === 'service';
+    const perService = this.credit === 'service';
     const rewards = this.bound.agents.map((agent, k) => {
       const shared = (agent.mission.sharedWeight ?? 1) * team;
       const whole = perService ? 0 : missionReward(agent, period, this.bound, this.topology);
@@ -257,13 +281,27 @@ export class TwinEnv implements MarlEnv {
       });
     });
     if (attack) rewards.push([adversaryReward(team, attack, this.adversary!.budget)]);
-    return { rewards, done: sim.done || sim.timeSeconds >= this.endSeconds - 1e-9 };
+    const done = sim.done || sim.timeSeconds >= this.endSeconds - 1e-9;
+    if (!this.constrained) return { rewards, done };
+    // The constrained quantity, per decision: its service's replicas as a share of the service's maximum.
+    const costs = this.bound.agents.map((agent) => agent.services.map((s) => goalTerm('replicas', period, this.serviceIndex(s), this.topology)));
+    if (attack) costs.push([0]);
+    return { rewards, costs, done };
+  }
+
+  private serviceIndex(name: string): number {
+    return this.topology.services.findIndex((x) => x.name === name);
   }
 
   summary(): Record<string, number> {
     const m = this.sim!.episodeMetrics() as unknown as Record<string, unknown>;
     const out: Record<string, number> = {};
     for (const [k, v] of Object.entries(m)) if (typeof v === 'number' && Number.isFinite(v)) out[k] = v;
+    const budget = this.opts.costBudgets?.[this.sim!.scenario.name];
+    if (this.constrained && budget && out.replicaSeconds !== undefined) {
+      // A shortened episode is compared with the same share of the reference's whole-episode cost.
+      out.costRatio = out.replicaSeconds / (budget * Math.min(1, this.endSeconds / this.sim!.durationSeconds));
+    }
     return out;
   }
 }

@@ -35,22 +35,33 @@ export async function eventually<T>(what: string, check: () => Promise<T | undef
   }
 }
 
-/** Install the CRD (unless present); returns whether this call created it, so cleanup removes only its own. */
+/**
+ * Install this tree's CRD (status subresource and printer columns included), replacing an older one left
+ * on the cluster; returns whether this call created it, so cleanup removes only its own. A CRD still
+ * being deleted (a previous run's) is waited out first: creating over it would fail.
+ */
 export async function installCrd(kc: KubeConfig): Promise<boolean> {
   const api = kc.makeApiClient(ApiextensionsV1Api);
   const crd = parseYaml(readFileSync(new URL('../../policies/crd/policybundle.crd.yaml', import.meta.url), 'utf8'));
-  let created = false;
-  try {
-    await api.readCustomResourceDefinition({ name: crd.metadata.name });
-  } catch {
+  const read = () => api.readCustomResourceDefinition({ name: crd.metadata.name }).catch((e: { code?: number }) => {
+    if (e.code === 404) return undefined;
+    throw e;
+  });
+  let existing = await read();
+  if (existing?.metadata?.deletionTimestamp) {
+    await eventually('the previous PolicyBundle CRD to be deleted', async () => ((await read()) === undefined ? true : undefined), 120_000, 2_000);
+    existing = undefined;
+  }
+  if (existing) {
+    await api.replaceCustomResourceDefinition({ name: crd.metadata.name, body: { ...crd, metadata: { ...crd.metadata, resourceVersion: existing.metadata?.resourceVersion } } });
+  } else {
     await api.createCustomResourceDefinition({ body: crd });
-    created = true;
   }
   await eventually('the PolicyBundle CRD to be established', async () => {
     const c = await api.readCustomResourceDefinition({ name: crd.metadata.name });
     return c.status?.conditions?.some((x) => x.type === 'Established' && x.status === 'True') ? true : undefined;
   }, 60_000, 1_000);
-  return created;
+  return existing === undefined;
 }
 
 export async function removeCrd(kc: KubeConfig): Promise<void> {
@@ -63,8 +74,23 @@ export async function createNamespace(kc: KubeConfig, prefix: string): Promise<s
   return name;
 }
 
-export async function deleteNamespace(kc: KubeConfig, name: string): Promise<void> {
-  await kc.makeApiClient(CoreV1Api).deleteNamespace({ name }).catch(() => undefined);
+/**
+ * Delete a namespace and wait until it is gone: deletion is asynchronous (the namespace is Terminating
+ * while its pods stop and its objects, PolicyBundles included, are removed), so removing the CRD
+ * before then would race the namespace controller. A namespace still there after the wait is reported.
+ */
+export async function deleteNamespace(kc: KubeConfig, name: string, timeoutMs = 180_000): Promise<void> {
+  const core = kc.makeApiClient(CoreV1Api);
+  await core.deleteNamespace({ name }).catch(() => undefined);
+  await eventually(`namespace ${name} to be deleted`, async () => {
+    try {
+      await core.readNamespace({ name });
+      return undefined;
+    } catch (e) {
+      if ((e as { code?: number }).code === 404) return true;
+      throw e;
+    }
+  }, timeoutMs, 2_000).catch((e: Error) => console.warn(e.message));
 }
 
 /** A CA and a serving certificate for an IP address (the API server checks IP SANs when it calls an IP). */

@@ -7,7 +7,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { AdmissionregistrationV1Api, AppsV1Api, AutoscalingV2Api, CoreV1Api, CustomObjectsApi, PatchStrategy, setHeaderOptions, type KubeConfig } from '@kubernetes/client-node';
+import { AdmissionregistrationV1Api, AppsV1Api, AutoscalingV2Api, CustomObjectsApi, EventsV1Api, PatchStrategy, setHeaderOptions, type KubeConfig } from '@kubernetes/client-node';
 import { clusterBundleSource } from '../../webhook/bundles/clusterSource.ts';
 import { startWebhookServer, type WebhookServer } from '../../webhook/server/server.ts';
 import { silentLogger } from '../../webhook/server/logger.ts';
@@ -39,9 +39,10 @@ describe.skipIf(!KUBECONFIG)('sidecar end to end (real cluster)', () => {
         evaluator: 'rules',
         targets: [{ service: 'A', namespace: ns, hpaName: 'a', guards: { maxReplicas: 5 } }],
         guards: { ...spec.guards, cooldownSeconds: 0, fallback: { staleMetricsSeconds: 300, minConfidence: 0 } },
-        agents: spec.agents.map((a) => (a.name === 'ddos-manager'
-          ? { ...a, rules: [{ conditions: [{ feature: 'replicas', op: '>', threshold: 0 }], action: 1, support: 1 }] }
-          : { ...a, rules: [] })),
+        // The ddos-manager alone: the changes of all agents on a service are averaged, so agents holding
+        // at 0 beside it would round its +1 away.
+        agents: spec.agents.filter((a) => a.name === 'ddos-manager')
+          .map((a) => ({ ...a, rules: [{ conditions: [{ feature: 'replicas', op: '>', threshold: 0 }], action: 1, support: 1 }] })),
       },
     };
     const sealed = sealBundle(unsealed);
@@ -75,16 +76,19 @@ describe.skipIf(!KUBECONFIG)('sidecar end to end (real cluster)', () => {
       const d = await apps.readNamespacedDeployment({ name: 'a', namespace });
       return (d.status?.readyReplicas ?? 0) >= 1 ? true : undefined;
     });
+    // metrics-server reports a pod only after a scrape or two of a running pod (about a minute on kind);
+    // until its APIService is available the metrics API answers 503, which `eventually` retries.
     const port = new KubeClusterPort(kc);
     await eventually('the metrics API to report the pod (is metrics-server installed?)', async () => {
       const m = await port.listPodMetrics(namespace, 'app=A');
       return m.length > 0 ? true : undefined;
-    });
+    }, 240_000, 3_000);
   });
 
   let webhook: WebhookServer | undefined;
   let certDir: string | undefined;
   afterAll(async () => {
+    if (!kc) return;
     const admission = kc.makeApiClient(AdmissionregistrationV1Api);
     await admission.deleteValidatingWebhookConfiguration({ name: `${namespace}-bundles` }).catch(() => undefined);
     await admission.deleteMutatingWebhookConfiguration({ name: `${namespace}-hpas` }).catch(() => undefined);
@@ -102,8 +106,14 @@ describe.skipIf(!KUBECONFIG)('sidecar end to end (real cluster)', () => {
       log: (line) => console.log(`[${identity}] ${line}`),
     });
   };
-  const eventsOfHpa = async () => (await kc.makeApiClient(CoreV1Api).listNamespacedEvent({ namespace, fieldSelector: 'involvedObject.name=a' })).items
-    .filter((e) => e.reason === 'KarmaDecision');
+  // events.k8s.io/v1, as the sidecar writes them (filtered here: field selectors on `regarding` vary by version).
+  const eventsOfHpa = async () => (await kc.makeApiClient(EventsV1Api).listNamespacedEvent({ namespace })).items
+    .filter((e) => e.regarding?.name === 'a' && e.reason === 'KarmaDecision');
+  type Condition = { type: string; status: string; reason: string; observedGeneration?: number };
+  const bundleStatus = async () => ((await kc.makeApiClient(CustomObjectsApi).getNamespacedCustomObjectStatus({
+    group: 'karma-hpa.io', version: 'v1alpha1', namespace, plural: 'policybundles', name: 'e2e-policy',
+  })) as { metadata: { generation?: number }; status?: { conditions?: Condition[]; governedHpas?: number; observedVersion?: string; lastDecisionTime?: string } });
+  const condition = (status: { conditions?: Condition[] } | undefined, type: string) => status?.conditions?.find((c) => c.type === type);
 
   it('in shadow mode decides from the metrics API, records an Event and leaves the HPA alone', async () => {
     const s = sidecar(true, 'e2e-shadow');
@@ -120,7 +130,15 @@ describe.skipIf(!KUBECONFIG)('sidecar end to end (real cluster)', () => {
         const e = await eventsOfHpa();
         return e.length > 0 ? e : undefined;
       }, 30_000, 1_000);
-      expect(events[0]?.message).toMatch(/^shadow mode, not applied: ddos-manager \(ddos-manager\) \+1 for A/);
+      expect(events[0]).toMatchObject({ action: 'Shadow', type: 'Normal', reportingController: 'karma-hpa.io/sidecar', reportingInstance: 'e2e-shadow',
+        regarding: { kind: 'HorizontalPodAutoscaler', name: 'a', namespace } });
+      expect(events[0]?.note).toMatch(/^shadow mode, not applied: ddos-manager \(ddos-manager\) \+1 for A/);
+      expect(events[0]?.eventTime).toBeDefined();
+      // The leader reported on the bundle through the status subresource: accepted, but only shadowing.
+      const bundle = await bundleStatus();
+      expect(condition(bundle.status, 'Accepted')).toMatchObject({ status: 'True', reason: 'Valid', observedGeneration: bundle.metadata.generation });
+      expect(condition(bundle.status, 'Active')).toMatchObject({ status: 'False', reason: 'Shadow' });
+      expect(bundle.status?.governedHpas).toBe(1);
     } finally {
       await s.stop();
     }
@@ -141,7 +159,13 @@ describe.skipIf(!KUBECONFIG)('sidecar end to end (real cluster)', () => {
         const e = (await eventsOfHpa()).filter((x) => x.action === 'Scale');
         return e.length > 0 ? e : undefined;
       }, 30_000, 1_000);
-      expect(events[0]?.message).toContain('minReplicas 2 (was 1)');
+      expect(events[0]?.note).toContain('minReplicas 2 (was 1)');
+      expect(events[0]).toMatchObject({ reportingController: 'karma-hpa.io/sidecar', reportingInstance: 'e2e-apply', type: 'Normal' });
+      const bundle = await bundleStatus();
+      expect(condition(bundle.status, 'Accepted')?.status).toBe('True');
+      expect(condition(bundle.status, 'Active')).toMatchObject({ status: 'True', reason: 'Deciding' });
+      expect(bundle.status).toMatchObject({ governedHpas: 1, observedVersion: '1.0.0' });
+      expect(Date.parse(bundle.status?.lastDecisionTime ?? '')).toBeGreaterThan(0);
     } finally {
       await s.stop();
     }

@@ -4,8 +4,10 @@
  * v1), Pods, PodMetrics (metrics.k8s.io/v1beta1) and PolicyBundles (karma-hpa.io/v1alpha1) with get / list /
  * create / replace / patch (merge, strategic, JSON patch, server-side apply) / delete / watch. Objects and
  * error bodies are shaped as the API server returns them (metadata.resourceVersion/uid/creationTimestamp;
- * `Status` for 404, 409, 410, 422, 429, 500). Faults can be injected for the next N requests or while a
- * condition holds, and open watches can be cut to exercise reconnects.
+ * `Status` for 404, 409, 410, 422, 429, 500). PolicyBundles have a `/status` subresource with the API
+ * server's semantics, and events.k8s.io/v1 Events are validated as on create. Faults can be injected for
+ * the next N requests or while a condition holds, open watches can be cut to exercise reconnects, and a
+ * group version can be withdrawn (`unserve`) to play an older cluster.
  */
 import { createServer, type Server } from 'node:https';
 import type { IncomingMessage, ServerResponse } from 'node:http';
@@ -43,6 +45,8 @@ interface ResourceType {
   kind: string;
   group: string;
   namespaced: boolean;
+  /** Served with a `/status` subresource: writes there change only `status`, writes to the object ignore it. */
+  statusSubresource?: boolean;
   validate?: (obj: KubeObject) => string[];
 }
 
@@ -57,14 +61,44 @@ const hpaValidation = (obj: KubeObject): string[] => {
   return causes;
 };
 
+const QUALIFIED_NAME = /^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*\/)?[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$/;
+
+/** What the API server checks when an events.k8s.io/v1 Event is created (validateEventCreate). */
+const eventsV1Validation = (obj: KubeObject): string[] => {
+  const e = obj as KubeObject & { eventTime?: unknown; reportingController?: string; reportingInstance?: string; action?: string; reason?: string; note?: string; type?: string;
+    regarding?: { namespace?: string }; deprecatedFirstTimestamp?: unknown; deprecatedLastTimestamp?: unknown; deprecatedCount?: number; deprecatedSource?: { component?: string; host?: string } };
+  const causes: string[] = [];
+  const required = (field: string, v: unknown) => {
+    if (v === undefined || v === null || v === '') causes.push(`${field}: Required value`);
+  };
+  required('eventTime', e.eventTime);
+  // The API server parses eventTime as RFC 3339 with exactly six fractional digits (metav1.MicroTime).
+  if (typeof e.eventTime === 'string' && !/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}(Z|[+-]\d\d:\d\d)$/.test(e.eventTime)) {
+    causes.push(`eventTime: Invalid value: "${e.eventTime}": parsing time as "2006-01-02T15:04:05.000000Z07:00"`);
+  }
+  required('reportingController', e.reportingController);
+  if (e.reportingController && !QUALIFIED_NAME.test(e.reportingController)) causes.push(`reportingController: Invalid value: "${e.reportingController}": must be a qualified name`);
+  for (const field of ['reportingInstance', 'action', 'reason'] as const) {
+    required(field, e[field]);
+    if ((e[field]?.length ?? 0) > 128) causes.push(`${field}: Too long: may not be longer than 128`);
+  }
+  if (e.type !== 'Normal' && e.type !== 'Warning') causes.push(`type: Invalid value: "${e.type ?? ''}": has invalid value`);
+  if (Buffer.byteLength(e.note ?? '') > 1024) causes.push('note: Too long: may not be longer than 1024');
+  if (e.regarding?.namespace && e.regarding.namespace !== obj.metadata.namespace) causes.push('regarding.namespace: Invalid value: does not match event.namespace');
+  if (e.deprecatedFirstTimestamp || e.deprecatedLastTimestamp) causes.push('deprecatedFirstTimestamp: Invalid value: needs to be unset');
+  if (e.deprecatedCount) causes.push('deprecatedCount: Invalid value: needs to be unset');
+  if (e.deprecatedSource?.component || e.deprecatedSource?.host) causes.push('deprecatedSource: Invalid value: needs to be unset');
+  return causes;
+};
+
 const RESOURCE_TYPES: ResourceType[] = [
   { prefix: '/apis/autoscaling/v2', plural: 'horizontalpodautoscalers', kind: 'HorizontalPodAutoscaler', group: 'autoscaling', namespaced: true, validate: hpaValidation },
   { prefix: '/apis/coordination.k8s.io/v1', plural: 'leases', kind: 'Lease', group: 'coordination.k8s.io', namespaced: true },
-  { prefix: '/apis/events.k8s.io/v1', plural: 'events', kind: 'Event', group: 'events.k8s.io', namespaced: true },
+  { prefix: '/apis/events.k8s.io/v1', plural: 'events', kind: 'Event', group: 'events.k8s.io', namespaced: true, validate: eventsV1Validation },
   { prefix: '/api/v1', plural: 'events', kind: 'Event', group: '', namespaced: true },
   { prefix: '/api/v1', plural: 'pods', kind: 'Pod', group: '', namespaced: true },
   { prefix: '/apis/metrics.k8s.io/v1beta1', plural: 'pods', kind: 'PodMetrics', group: 'metrics.k8s.io', namespaced: true },
-  { prefix: '/apis/karma-hpa.io/v1alpha1', plural: 'policybundles', kind: 'PolicyBundle', group: 'karma-hpa.io', namespaced: true },
+  { prefix: '/apis/karma-hpa.io/v1alpha1', plural: 'policybundles', kind: 'PolicyBundle', group: 'karma-hpa.io', namespaced: true, statusSubresource: true },
   { prefix: '/apis/apps/v1', plural: 'deployments', kind: 'Deployment', group: 'apps', namespaced: true },
   { prefix: '/api/v1', plural: 'namespaces', kind: 'Namespace', group: '', namespaced: false },
   { prefix: '/apis/apiextensions.k8s.io/v1', plural: 'customresourcedefinitions', kind: 'CustomResourceDefinition', group: 'apiextensions.k8s.io', namespaced: false },
@@ -109,6 +143,8 @@ export class KubeApiServer {
   private readonly history: WatchEvent[] = [];
   private readonly watches = new Set<OpenWatch>();
   private faults: Fault[] = [];
+  /** API group versions answered with 404, as on a cluster that does not serve them. */
+  private readonly unserved = new Set<string>();
   private revision = 100;
   /** Watches asking to resume from a resourceVersion below this get 410 Gone. */
   private compactedBelow = 0;
@@ -211,6 +247,11 @@ export class KubeApiServer {
     this.faults = [];
   }
 
+  /** Stop serving a group version (e.g. `/apis/events.k8s.io/v1`): its paths answer 404, as on an old cluster. */
+  unserve(prefix: string): void {
+    this.unserved.add(prefix);
+  }
+
   /** Close every open watch stream, as an API server restart or a load balancer timeout would. */
   disconnectWatches(): void {
     for (const w of this.watches) w.res.end();
@@ -267,11 +308,13 @@ export class KubeApiServer {
         return;
       }
       const { type, namespace, name } = route;
-      if (isWatch) {
+      if (isWatch && !route.status) {
         this.openWatch(type, namespace, query, res, entry);
         return;
       }
-      const result = this.serve(method, type, namespace, name, query, contentType, parsedBody);
+      const result = route.status
+        ? this.serveStatus(method, type, namespace!, name!, query, contentType, parsedBody)
+        : this.serve(method, type, namespace, name, query, contentType, parsedBody);
       send(result.status, result.body);
     } catch (e) {
       send(400, statusBody(400, 'BadRequest', `malformed request: ${(e as Error).message}`));
@@ -291,11 +334,14 @@ export class KubeApiServer {
     return undefined;
   }
 
-  private route(path: string): { type: ResourceType; namespace: string | undefined; name: string | undefined } | undefined {
+  private route(path: string): { type: ResourceType; namespace: string | undefined; name: string | undefined; status?: boolean } | undefined {
     for (const type of RESOURCE_TYPES) {
-      if (!path.startsWith(`${type.prefix}/`)) continue;
+      if (!path.startsWith(`${type.prefix}/`) || this.unserved.has(type.prefix)) continue;
       const rest = path.slice(type.prefix.length + 1).split('/');
       if (type.namespaced && rest[0] === 'namespaces' && rest[2] === type.plural && rest.length <= 4) return { type, namespace: rest[1], name: rest[3] };
+      if (type.namespaced && type.statusSubresource && rest[0] === 'namespaces' && rest[2] === type.plural && rest.length === 5 && rest[3] && rest[4] === 'status') {
+        return { type, namespace: rest[1], name: rest[3], status: true };
+      }
       if (type.namespaced && rest[0] === type.plural && rest.length === 1) return { type, namespace: undefined, name: undefined };
       // Cluster-scoped objects live under the empty namespace.
       if (!type.namespaced && rest[0] === type.plural && rest.length <= 2) return { type, namespace: '', name: rest[1] };
@@ -323,6 +369,8 @@ export class KubeApiServer {
       const obj = body as KubeObject;
       if (!obj?.metadata?.name && obj?.metadata?.generateName) obj.metadata.name = `${obj.metadata.generateName}${randomUUID().slice(0, 5)}`;
       if (!obj?.metadata?.name) return { status: 422, body: statusBody(422, 'Invalid', `${type.kind} is invalid: metadata.name: Required value`) };
+      // With a status subresource, status is not set on create.
+      if (type.statusSubresource) delete obj.status;
       const key = keyOf(type, ns, obj.metadata.name);
       if (this.store.has(key)) {
         return { status: 409, body: statusBody(409, 'AlreadyExists', `${resourceName} "${obj.metadata.name}" already exists`, { name: obj.metadata.name, group: type.group, kind: type.plural }) };
@@ -351,7 +399,7 @@ export class KubeApiServer {
         const rv = obj?.metadata?.resourceVersion;
         if (rv === undefined || rv === '') return { status: 422, body: statusBody(422, 'Invalid', `${type.kind}.${type.group} "${name}" is invalid: metadata.resourceVersion: Invalid value: 0x0: must be specified for an update`) };
         if (rv !== existing.metadata.resourceVersion) return conflict(resourceName, name);
-        return this.write(type, ns, key, existing, obj, 200);
+        return this.write(type, ns, key, existing, withStatusOf(type, obj, existing), 200);
       }
       case 'PATCH': {
         let next: KubeObject;
@@ -378,15 +426,54 @@ export class KubeApiServer {
           const rv = next.metadata?.resourceVersion;
           if (rv !== undefined && rv !== existing.metadata.resourceVersion) return conflict(resourceName, name);
         }
-        return this.write(type, ns, key, existing, next, existing ? 200 : 201);
+        return this.write(type, ns, key, existing, withStatusOf(type, next, existing), existing ? 200 : 201);
       }
       default:
         return { status: 405, body: statusBody(405, 'MethodNotAllowed', `${method} is not supported`) };
     }
   }
 
+  /**
+   * `.../{name}/status`: GET returns the object; PUT and PATCH change only its status (everything else
+   * in the body is ignored), with the same resourceVersion precondition as the object itself.
+   */
+  private serveStatus(method: string, type: ResourceType, ns: string, name: string, query: Record<string, string>,
+    contentType: string | undefined, body: unknown): { status: number; body: unknown } {
+    const resourceName = `${type.plural}${type.group ? `.${type.group}` : ''}`;
+    const key = keyOf(type, ns, name);
+    const existing = this.store.get(key);
+    if (!existing) return { status: 404, body: statusBody(404, 'NotFound', `${resourceName} "${name}" not found`, { name, group: type.group, kind: type.plural }) };
+    if (method === 'GET') return { status: 200, body: existing };
+    if (method !== 'PUT' && method !== 'PATCH') return { status: 405, body: statusBody(405, 'MethodNotAllowed', `${method} is not supported on the status subresource`) };
+    let next: KubeObject;
+    if (method === 'PUT') {
+      const rv = (body as KubeObject | undefined)?.metadata?.resourceVersion;
+      if (rv === undefined || rv === '') return { status: 422, body: statusBody(422, 'Invalid', `${type.kind}.${type.group} "${name}" is invalid: metadata.resourceVersion: Invalid value: 0x0: must be specified for an update`) };
+      next = body as KubeObject;
+    } else if (contentType === 'application/json-patch+json') {
+      const applied = applyJsonPatch(existing, body as JsonPatchOp[]);
+      if (typeof applied === 'string') return { status: 422, body: statusBody(422, 'Invalid', applied) };
+      next = applied;
+    } else if (contentType === 'application/merge-patch+json' || contentType === 'application/strategic-merge-patch+json' || contentType === 'application/apply-patch+yaml') {
+      if (contentType === 'application/apply-patch+yaml' && !query.fieldManager) {
+        return { status: 400, body: statusBody(400, 'BadRequest', 'PatchOptions.meta.k8s.io "" is invalid: fieldManager: Required value: is required for apply patch') };
+      }
+      next = mergePatch(existing, body) as KubeObject;
+    } else {
+      return { status: 415, body: statusBody(415, 'UnsupportedMediaType', `the body of the request was in an unknown format: ${contentType}`) };
+    }
+    const rv = next?.metadata?.resourceVersion;
+    if (rv !== undefined && rv !== existing.metadata.resourceVersion) return conflict(resourceName, name);
+    const updated: KubeObject = structuredClone(existing);
+    if (next?.status === undefined) delete updated.status;
+    else updated.status = structuredClone(next.status);
+    return this.write(type, ns, key, existing, updated, 200);
+  }
+
   private write(type: ResourceType, ns: string, key: string, existing: KubeObject | undefined, obj: KubeObject, status: number): { status: number; body: unknown } {
     const candidate = structuredClone(obj);
+    // The namespace comes from the URL, before validation looks at it.
+    if (type.namespaced) candidate.metadata.namespace = ns;
     const causes = type.validate?.(candidate) ?? [];
     if (causes.length > 0) {
       return {
@@ -489,6 +576,15 @@ export class KubeApiServer {
     if (!t) throw new Error(`kube-api: unknown resource ${prefix}/${plural}`);
     return t;
   }
+}
+
+/** Writes to an object with a status subresource keep the stored status, whatever the body says. */
+function withStatusOf(type: ResourceType, next: KubeObject, existing: KubeObject | undefined): KubeObject {
+  if (!type.statusSubresource) return next;
+  const out = { ...next };
+  if (existing?.status === undefined) delete out.status;
+  else out.status = structuredClone(existing.status);
+  return out;
 }
 
 function keyOf(type: ResourceType, ns: string, name: string): string {

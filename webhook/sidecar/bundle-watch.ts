@@ -12,6 +12,8 @@ export interface BundleEntry {
   good?: PolicyBundle;
   /** The latest version, when it was refused. */
   refused?: { resourceVersion?: string; errors: string[] };
+  /** The object as last seen: its generation, resourceVersion and the status written on it. */
+  observed?: { uid?: string; generation?: number; resourceVersion?: string; status?: Record<string, unknown> };
 }
 
 export interface BundleWatcherOptions {
@@ -24,7 +26,7 @@ export interface BundleWatcherOptions {
   log?: (line: string) => void;
 }
 
-type Meta = { name?: string; namespace?: string; resourceVersion?: string };
+type Meta = { name?: string; namespace?: string; uid?: string; resourceVersion?: string; generation?: number };
 
 export class BundleWatcher {
   readonly entries = new Map<string, BundleEntry>();
@@ -138,17 +140,34 @@ export class BundleWatcher {
       return key;
     }
     const entry = this.entries.get(key) ?? {};
-    const result = validateBundle(object);
+    // The status is the in-cluster side's report, not the bundle: it is neither validated nor digested.
+    const { status, ...content } = (object ?? {}) as { status?: unknown };
+    const observed = {
+      ...(meta.uid !== undefined ? { uid: meta.uid } : {}),
+      generation: meta.generation,
+      resourceVersion: meta.resourceVersion,
+      ...(status !== null && typeof status === 'object' ? { status: status as Record<string, unknown> } : {}),
+    };
+    // Same object (a bundle deleted and created again while the watch was down starts over at generation 1)
+    // and same generation: the spec is the one already judged.
+    const sameGeneration = entry.observed !== undefined && meta.generation !== undefined && entry.observed.generation === meta.generation
+      && entry.observed.uid === meta.uid;
+    if (sameGeneration) {
+      // Only the status (or metadata) changed: the verdict on the spec stands.
+      this.entries.set(key, { ...entry, observed });
+      return key;
+    }
+    const result = validateBundle(content);
     if (result.ok) {
       const changed = entry.good?.spec.digest !== result.bundle.spec.digest;
-      this.entries.set(key, { good: result.bundle });
+      this.entries.set(key, { good: result.bundle, observed });
       if (changed) {
         this.stats.loads++;
         this.opts.onLoad?.(key, result.bundle);
       }
     } else {
       this.stats.refusals++;
-      this.entries.set(key, { ...(entry.good ? { good: entry.good } : {}), refused: { resourceVersion: meta.resourceVersion, errors: result.errors } });
+      this.entries.set(key, { ...(entry.good ? { good: entry.good } : {}), refused: { resourceVersion: meta.resourceVersion, errors: result.errors }, observed });
       this.opts.onRefuse?.(key, result.errors);
     }
     return key;

@@ -4,7 +4,7 @@
  * Failures arrive as ApiError (HTTP status, Retry-After, the API's Status message) whatever the transport.
  */
 import {
-  AutoscalingV2Api, CoordinationV1Api, CoreV1Api, CustomObjectsApi, KubeConfig, PatchStrategy, Watch, setHeaderOptions,
+  AutoscalingV2Api, CoordinationV1Api, CoreV1Api, CustomObjectsApi, EventsV1Api, KubeConfig, PatchStrategy, V1MicroTime, Watch, setHeaderOptions,
 } from '@kubernetes/client-node';
 import type { LeaseRecord } from './lease.ts';
 
@@ -57,18 +57,26 @@ export interface LeaseObject {
   spec?: LeaseRecord;
 }
 
-/** A core/v1 Event about an HPA: what `kubectl describe hpa` lists. */
+/** The Event `action`s the sidecar reports (what it did about the HPA). */
+export const EVENT_ACTIONS = ['Scale', 'Keep', 'Hold', 'Pause', 'Fallback', 'Shadow'] as const;
+export type EventAction = typeof EVENT_ACTIONS[number];
+
+/** An Event about an HPA (events.k8s.io/v1; core/v1 where that is not served): what `kubectl describe hpa` lists. */
 export interface HpaEvent {
   namespace: string;
   hpaName: string;
   hpaUid?: string;
   type: 'Normal' | 'Warning';
-  reason: string;
-  action: string;
-  message: string;
+  reason: 'KarmaDecision' | 'KarmaFallback';
+  action: EventAction;
+  /** The decision in words (at most 1 KiB). */
+  note: string;
   timeMs: number;
   reportingInstance: string;
 }
+
+/** Who reports the sidecar's Events (events.k8s.io/v1 `reportingController`). */
+export const REPORTING_CONTROLLER = 'karma-hpa.io/sidecar';
 
 export type WatchEventType = 'ADDED' | 'MODIFIED' | 'DELETED' | 'BOOKMARK' | 'ERROR';
 
@@ -79,6 +87,8 @@ export interface ClusterPort {
   listPods(namespace: string, labelSelector: string): Promise<PodObject[]>;
   listPodMetrics(namespace: string, labelSelector: string): Promise<PodMetricsObject[]>;
   createEvent(event: HpaEvent): Promise<void>;
+  /** JSON merge patch of a PolicyBundle's `status` through its `/status` subresource; returns the new resourceVersion. */
+  patchBundleStatus(namespace: string, name: string, status: Record<string, unknown>): Promise<{ resourceVersion?: string }>;
   getLease(namespace: string, name: string): Promise<LeaseObject | undefined>;
   createLease(namespace: string, name: string, spec: LeaseRecord): Promise<LeaseObject>;
   replaceLease(lease: LeaseObject): Promise<LeaseObject>;
@@ -146,9 +156,6 @@ async function call<T>(op: () => Promise<T>): Promise<T> {
   }
 }
 
-function microTime(ms: number): string {
-  return new Date(ms).toISOString().replace('Z', '000Z');
-}
 
 /** The ClusterPort of a real API server, through @kubernetes/client-node. */
 export class KubeClusterPort implements ClusterPort {
@@ -157,6 +164,9 @@ export class KubeClusterPort implements ClusterPort {
   private readonly coordination: CoordinationV1Api;
   private readonly core: CoreV1Api;
   private readonly custom: CustomObjectsApi;
+  private readonly events: EventsV1Api;
+  /** Set once the API answered 404 for events.k8s.io/v1 and core/v1 worked instead (very old clusters). */
+  private coreEventsOnly = false;
 
   constructor(kc: KubeConfig) {
     this.kc = kc;
@@ -164,6 +174,12 @@ export class KubeClusterPort implements ClusterPort {
     this.coordination = kc.makeApiClient(CoordinationV1Api);
     this.core = kc.makeApiClient(CoreV1Api);
     this.custom = kc.makeApiClient(CustomObjectsApi);
+    this.events = kc.makeApiClient(EventsV1Api);
+  }
+
+  /** Whether Events go to core/v1 because this cluster does not serve events.k8s.io/v1. */
+  get eventsApi(): 'events.k8s.io/v1' | 'v1' {
+    return this.coreEventsOnly ? 'v1' : 'events.k8s.io/v1';
   }
 
   listHpas(namespace: string | undefined, labelSelector: string): Promise<HpaObject[]> {
@@ -216,9 +232,46 @@ export class KubeClusterPort implements ClusterPort {
     });
   }
 
-  createEvent(event: HpaEvent): Promise<void> {
+  async createEvent(event: HpaEvent): Promise<void> {
+    if (!this.coreEventsOnly) {
+      try {
+        await this.createEventV1(event);
+        return;
+      } catch (e) {
+        const err = toApiError(e);
+        if (err.status !== 404) throw err;
+        // 404 is either an API server without events.k8s.io/v1 or a missing namespace: core/v1 tells which.
+        await this.createCoreEvent(event);
+        this.coreEventsOnly = true;
+        return;
+      }
+    }
+    await this.createCoreEvent(event);
+  }
+
+  private createEventV1(event: HpaEvent): Promise<unknown> {
+    return this.events.createNamespacedEvent({
+      namespace: event.namespace,
+      body: {
+        apiVersion: 'events.k8s.io/v1',
+        kind: 'Event',
+        metadata: { generateName: `${event.hpaName}.`, namespace: event.namespace },
+        regarding: { apiVersion: 'autoscaling/v2', kind: 'HorizontalPodAutoscaler', name: event.hpaName, namespace: event.namespace, uid: event.hpaUid },
+        reportingController: REPORTING_CONTROLLER,
+        reportingInstance: event.reportingInstance,
+        action: event.action,
+        reason: event.reason,
+        note: event.note,
+        type: event.type,
+        // MicroTime: six fractional digits, which the API server requires.
+        eventTime: new V1MicroTime(event.timeMs),
+      },
+    });
+  }
+
+  private createCoreEvent(event: HpaEvent): Promise<void> {
     return call(async () => {
-      const time = new Date(event.timeMs).toISOString();
+      const time = new Date(event.timeMs);
       await this.core.createNamespacedEvent({
         namespace: event.namespace,
         body: {
@@ -227,16 +280,26 @@ export class KubeClusterPort implements ClusterPort {
           type: event.type,
           reason: event.reason,
           action: event.action,
-          message: event.message,
-          source: { component: 'karma-hpa-sidecar' },
-          reportingComponent: 'karma-hpa.io/sidecar',
+          message: event.note,
+          source: { component: REPORTING_CONTROLLER },
+          reportingComponent: REPORTING_CONTROLLER,
           reportingInstance: event.reportingInstance,
-          firstTimestamp: time as unknown as Date,
-          lastTimestamp: time as unknown as Date,
-          eventTime: microTime(event.timeMs) as unknown as Date,
+          firstTimestamp: time,
+          lastTimestamp: time,
+          eventTime: new V1MicroTime(event.timeMs),
           count: 1,
         },
       });
+    });
+  }
+
+  patchBundleStatus(namespace: string, name: string, status: Record<string, unknown>): Promise<{ resourceVersion?: string }> {
+    return call(async () => {
+      const written = (await this.custom.patchNamespacedCustomObjectStatus(
+        { group: 'karma-hpa.io', version: 'v1alpha1', namespace, plural: 'policybundles', name, body: { status }, fieldManager: FIELD_MANAGER },
+        setHeaderOptions('Content-Type', PatchStrategy.MergePatch),
+      )) as { metadata?: { resourceVersion?: string } };
+      return { resourceVersion: written?.metadata?.resourceVersion };
     });
   }
 

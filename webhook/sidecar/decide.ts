@@ -193,7 +193,9 @@ export function planHpa(input: PlanInput): HpaPlan {
     return fallback('low_confidence', `the agents' confidence ${confidence.toFixed(2)} is below ${guards.fallback.minConfidence}`);
   }
 
-  const replicaChange = combineDecisions(usable.map((v) => v.replicaChange), guards.maxStep);
+  // Combined as in training: the organisation's tie rounding travels in the bundle.
+  const ties = (bundle?.spec.organisation as unknown as Organisation | undefined)?.combination?.ties;
+  const replicaChange = combineDecisions(usable.map((v) => v.replicaChange), guards.maxStep, ties);
   // The agent credited is the one whose own change weighs most in the combined decision.
   const lead = [...usable].sort((a, b) => Math.abs(b.replicaChange) - Math.abs(a.replicaChange) || b.confidence - a.confidence)[0]!;
   const currentReplicas = hpa.status?.currentReplicas ?? current.minReplicas;

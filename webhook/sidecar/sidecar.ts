@@ -1,16 +1,18 @@
 /**
  * The runtime sidecar: every tick (15 s by default, the HPA sync period) it reads the metrics of the
  * governed HPAs' services, evaluates the agents of the synced PolicyBundles, and applies their guarded
- * decisions to the HPAs' bounds, recording each on the HPA (annotation) and as an Event. It leads
- * through a Lease, so several replicas are safe; in shadow mode it decides and records but patches nothing.
+ * decisions to the HPAs' bounds, recording each on the HPA (annotation) and as an Event, and reporting
+ * on each bundle's status. It leads through a Lease, so several replicas are safe; in shadow mode it
+ * decides and records but patches no HPA.
  */
 import { performance } from 'node:perf_hooks';
 import { guardsFor, targetFor, type PolicyBundle } from '../../policies/bundle.ts';
 import { BUNDLE_ANNOTATION, DECISION_ANNOTATION, GOVERNED_LABEL } from '../../policies/annotations.ts';
 import type { ClusterSnapshot } from '../../policies/snapshot.ts';
 import type { Scheduler } from './clock.ts';
-import { ApiError, type ClusterPort, type HpaObject, type PatchMode } from './cluster-port.ts';
+import { ApiError, type ClusterPort, type EventAction, type HpaObject, type PatchMode } from './cluster-port.ts';
 import { BundleWatcher } from './bundle-watch.ts';
+import { desiredBundleStatus, statusPatch, type BundleActivity } from './bundle-status.ts';
 import { evaluateAgents, planHpa, type AgentVerdict, type HpaPlan } from './decide.ts';
 import { LeaderElector } from './lease.ts';
 import type { MetricsCollector } from './metrics-source.ts';
@@ -52,6 +54,24 @@ export interface TickReport {
 
 const TICK_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
 const HISTORY = 8;
+/** Events per HPA: a burst of this many, then one more per EVENT_REFILL_MS (a flapping decision cannot flood). */
+const EVENT_BURST = 10;
+const EVENT_REFILL_MS = 60_000;
+
+/** The Event action for what was done with a plan. */
+export function eventAction(plan: HpaPlan, result: HpaOutcome['result']): EventAction {
+  if (result === 'shadow') return 'Shadow';
+  switch (plan.kind) {
+    case 'apply': return 'Scale';
+    case 'fallback': return 'Fallback';
+    case 'hold': return 'Hold';
+    case 'paused': return 'Pause';
+    default: return 'Keep';
+  }
+}
+
+/** The status last written on a bundle, with the resourceVersions before and after the write. */
+interface StatusWrite { status: Record<string, unknown>; basedOn?: string; result?: string }
 
 export class Sidecar {
   readonly telemetry: Telemetry;
@@ -60,6 +80,13 @@ export class Sidecar {
   private readonly opts: SidecarOptions;
   private readonly history = new Map<string, ClusterSnapshot[]>();
   private readonly recorded = new Map<string, string>();
+  private readonly eventTokens = new Map<string, { tokens: number; atMs: number }>();
+  /** Per HPA: the signature of its last plan, to tell a new decision from a repeated one. */
+  private readonly lastPlan = new Map<string, string>();
+  /** Per bundle key: new fallback decisions and the time of the last new bounds decision. */
+  private readonly fallbackCount = new Map<string, number>();
+  private readonly lastDecisionMs = new Map<string, number>();
+  private readonly statusWrites = new Map<string, StatusWrite>();
   private timer: unknown;
   private running = false;
   lastTick: TickReport | undefined;
@@ -181,6 +208,7 @@ export class Sidecar {
     }
 
     const outcomes: HpaOutcome[] = [];
+    const activity = new Map<string, BundleActivity>();
     for (const { hpa, gov } of governed) {
       let bundleProblem: string | undefined;
       let bundleGone = false;
@@ -204,9 +232,65 @@ export class Sidecar {
         verdicts: gov ? verdicts.get(gov.bundle) ?? [] : [],
         health: gov ? collected.health[gov.target.service] : undefined,
       };
-      outcomes.push(await this.enact(hpa, input));
+      const outcome = await this.enact(hpa, input);
+      outcomes.push(outcome);
+      const bundleKey = gov ? bundleKeyOf(gov.bundle) : hpa.metadata.annotations?.[BUNDLE_ANNOTATION]?.split('@')[0] ?? '';
+      this.account(bundleKey, outcome, now, gov ? activity : undefined);
     }
+    await this.reportBundleStatus(now, activity);
     return outcomes;
+  }
+
+  /** Count what a bundle's HPA did this tick: for its status (governed HPAs, fallbacks, last decision). */
+  private account(bundleKey: string, outcome: HpaOutcome, now: number, activity: Map<string, BundleActivity> | undefined): void {
+    const plan = outcome.plan;
+    if (activity) {
+      const a = activity.get(bundleKey) ?? { kinds: [], fallbackCauses: [] };
+      a.kinds.push(plan.kind);
+      if (plan.fallbackCause) a.fallbackCauses.push(plan.fallbackCause);
+      activity.set(bundleKey, a);
+    }
+    const isNew = this.lastPlan.get(outcome.hpa) !== plan.signature;
+    this.lastPlan.set(outcome.hpa, plan.signature);
+    if (!isNew) return;
+    if (plan.kind === 'fallback') this.fallbackCount.set(bundleKey, (this.fallbackCount.get(bundleKey) ?? 0) + 1);
+    if (outcome.result === 'applied' || outcome.result === 'shadow') this.lastDecisionMs.set(bundleKey, now);
+  }
+
+  /**
+   * Bring every bundle's status up to date through the /status subresource, writing only what changed.
+   * Runs on the leader only (control runs only there); a failed write is logged and counted, never thrown.
+   */
+  private async reportBundleStatus(now: number, activity: Map<string, BundleActivity>): Promise<void> {
+    const t = this.telemetry;
+    for (const [key, entry] of [...this.bundles.entries].sort(([a], [b]) => a.localeCompare(b))) {
+      const [namespace, name] = key.split('/') as [string, string];
+      if (!name) continue;
+      const observedRv = entry.observed?.resourceVersion;
+      const written = this.statusWrites.get(key);
+      // Until the watch shows our write (or anything newer), what we wrote is the status as it stands.
+      const previous = written && (observedRv === written.basedOn || observedRv === written.result) ? written.status : entry.observed?.status;
+      const desired = desiredBundleStatus({
+        entry, shadow: this.opts.shadow ?? false, activity: activity.get(key) ?? { kinds: [], fallbackCauses: [] },
+        lastDecisionMs: this.lastDecisionMs.get(key), fallbacks: this.fallbackCount.get(key) ?? 0, nowMs: now,
+      }, previous);
+      const patch = statusPatch(previous, desired);
+      if (!patch) continue;
+      try {
+        const result = await this.opts.port.patchBundleStatus(namespace, name, patch);
+        const status = { ...previous };
+        for (const [field, value] of Object.entries(patch)) {
+          if (value === null) delete status[field];
+          else status[field] = value;
+        }
+        this.statusWrites.set(key, { status, basedOn: observedRv, result: result.resourceVersion });
+        t.inc('karma_sidecar_status_writes_total', 'PolicyBundle status writes, by result', { result: 'written' });
+      } catch (e) {
+        const message = e instanceof ApiError ? `${e.status} ${e.reason}: ${e.message}` : (e as Error).message;
+        this.opts.log?.(`policy bundle ${key}: status not written: ${message}`);
+        t.inc('karma_sidecar_status_writes_total', 'PolicyBundle status writes, by result', { result: 'failed' });
+      }
+    }
   }
 
   /** Carry out one HPA's plan: patch with retries (unless shadow), then record it. */
@@ -260,32 +344,53 @@ export class Sidecar {
     return { hpa: name, plan, result, attempts, ...(error && result === 'failed' ? { error } : {}) };
   }
 
-  /** An Event (and a log line) when the decision differs from the last one recorded for the HPA. */
+  /**
+   * An Event (and a log line) when the decision differs from the last one recorded for the HPA, at most
+   * EVENT_BURST in a row and then one per EVENT_REFILL_MS, so a flapping decision cannot flood the API.
+   */
   private async record(hpa: HpaObject, plan: HpaPlan, result: HpaOutcome['result'], error: string | undefined): Promise<void> {
     const key = `${hpa.metadata.namespace}/${hpa.metadata.name}`;
-    const signature = `${plan.signature}|${result}`;
+    // An applied change and the "keeps" of the ticks after it are one decision; shadow and failure differ.
+    const signature = result === 'shadow' || result === 'failed' ? `${plan.signature}|${result}` : plan.signature;
     if (this.recorded.get(key) === signature) return;
+    const now = this.opts.scheduler.now();
+    const t = this.telemetry;
+    const bucket = this.eventTokens.get(key) ?? { tokens: EVENT_BURST, atMs: now };
+    bucket.tokens = Math.min(EVENT_BURST, bucket.tokens + (now - bucket.atMs) / EVENT_REFILL_MS);
+    bucket.atMs = now;
+    this.eventTokens.set(key, bucket);
+    if (bucket.tokens < 1) {
+      t.inc('karma_sidecar_events_total', 'Events about HPAs, by result', { result: 'rate_limited' });
+      return;
+    }
     const message = result === 'shadow' ? `shadow mode, not applied: ${plan.message}`
       : result === 'failed' ? `could not apply (${error}): ${plan.message}` : plan.message;
     this.opts.log?.(`${key}: ${message}`);
     try {
+      bucket.tokens--;
       await this.opts.port.createEvent({
         namespace: hpa.metadata.namespace ?? 'default',
         hpaName: hpa.metadata.name,
         hpaUid: hpa.metadata.uid,
         type: plan.kind === 'fallback' || result === 'failed' ? 'Warning' : 'Normal',
-        reason: 'KarmaDecision',
-        action: plan.kind === 'apply' ? 'Scale' : plan.kind === 'fallback' ? 'Fallback' : plan.kind === 'hold' ? 'Cooldown' : plan.kind === 'paused' ? 'Paused' : 'Keep',
-        message: fitBytes(message, 1024),
-        timeMs: this.opts.scheduler.now(),
+        reason: plan.kind === 'fallback' ? 'KarmaFallback' : 'KarmaDecision',
+        action: eventAction(plan, result),
+        note: fitBytes(message, 1024),
+        timeMs: now,
         reportingInstance: this.opts.identity,
       });
       this.recorded.set(key, signature);
+      t.inc('karma_sidecar_events_total', 'Events about HPAs, by result', { result: 'created' });
     } catch (e) {
       if (!(e instanceof ApiError)) throw e;
       this.opts.log?.(`${key}: event not recorded: ${e.message}`);
+      t.inc('karma_sidecar_events_total', 'Events about HPAs, by result', { result: 'failed' });
     }
   }
+}
+
+function bundleKeyOf(bundle: PolicyBundle): string {
+  return `${bundle.metadata.namespace ?? ''}/${bundle.metadata.name}`;
 }
 
 /** The API server refuses Event messages over 1 KiB; cut on a character boundary and mark the cut. */

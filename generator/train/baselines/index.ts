@@ -15,7 +15,10 @@ import { F } from '../../twin/series.ts';
 import { createSimulation, type AutoscalerMode, type Simulation } from '../../twin/simulation.ts';
 import type { EpisodeMetrics } from '../../twin/metrics.ts';
 import type { Topology } from '../../twin/topology.ts';
+import { hpaGrid, withHpaTuning, type HpaTuning } from '../hpa-design.ts';
 import { topologyServices, twinGuards, type RoleMode } from '../twin-env.ts';
+
+export { HPA_BEHAVIORS, hpaGrid, withHpaTuning, type HpaTuning } from '../hpa-design.ts';
 
 export interface Method {
   name: string;
@@ -51,47 +54,8 @@ export const defaultHpa: Method = { name: 'default-hpa' };
 
 export const staticMax: Method = { name: 'static-max', autoscaler: 'static-max' };
 
-/** HPA parameters the tuned baseline searches over. */
-export interface HpaTuning {
-  cpuTargetPercent: number;
-  behavior: 'default' | 'fast-up' | 'fast-up-slow-down' | 'fast-both';
-}
-
-export const HPA_BEHAVIORS: Record<HpaTuning['behavior'], Record<string, unknown> | undefined> = {
-  default: undefined,
-  // No scale-up stabilisation, double or +4 pods every 15 s.
-  'fast-up': { scaleUp: { stabilizationWindowSeconds: 0, selectPolicy: 'Max', policies: [{ type: 'Percent', value: 100, periodSeconds: 15 }, { type: 'Pods', value: 4, periodSeconds: 15 }] } },
-  'fast-up-slow-down': {
-    scaleUp: { stabilizationWindowSeconds: 0, selectPolicy: 'Max', policies: [{ type: 'Percent', value: 100, periodSeconds: 15 }, { type: 'Pods', value: 4, periodSeconds: 15 }] },
-    scaleDown: { stabilizationWindowSeconds: 600, selectPolicy: 'Min', policies: [{ type: 'Pods', value: 1, periodSeconds: 60 }] },
-  },
-  'fast-both': {
-    scaleUp: { stabilizationWindowSeconds: 0, selectPolicy: 'Max', policies: [{ type: 'Percent', value: 100, periodSeconds: 15 }, { type: 'Pods', value: 4, periodSeconds: 15 }] },
-    scaleDown: { stabilizationWindowSeconds: 60 },
-  },
-};
-
 export function tunedHpa(tuning: HpaTuning, name = 'tuned-hpa'): Method {
-  return {
-    name,
-    topology: (t) => {
-      const copy = structuredClone(t);
-      for (const s of copy.services) {
-        s.hpa.metrics = [{ type: 'Resource', resource: { name: 'cpu', target: { type: 'Utilization', averageUtilization: tuning.cpuTargetPercent } } }];
-        const b = HPA_BEHAVIORS[tuning.behavior];
-        if (b) s.hpa.behavior = structuredClone(b);
-        else delete s.hpa.behavior;
-      }
-      return copy;
-    },
-  };
-}
-
-/** The grid the tuned HPA searches. */
-export function hpaGrid(): HpaTuning[] {
-  const out: HpaTuning[] = [];
-  for (const cpuTargetPercent of [40, 50, 60, 70, 80]) for (const behavior of Object.keys(HPA_BEHAVIORS) as HpaTuning['behavior'][]) out.push({ cpuTargetPercent, behavior });
-  return out;
+  return { name, topology: (t) => withHpaTuning(t, tuning) };
 }
 
 /**
@@ -188,10 +152,11 @@ export function clairvoyant(targetShare = 0.7): Method {
  * mask → greedy decision; decisions for a service are combined (combineDecisions) and become HPA
  * bounds through applyDecision.
  */
-export function trainedAgents(name: string, organisation: Organisation, agents: AgentPolicy[], roleMode: RoleMode, maxStep = 3): Method {
+export function trainedAgents(name: string, organisation: Organisation, agents: AgentPolicy[], roleMode: RoleMode, maxStep = 3, hpaBase?: HpaTuning): Method {
   const org = validateOrganisation(organisation);
   return {
     name,
+    ...(hpaBase ? { topology: (t: Topology) => withHpaTuning(t, hpaBase) } : {}),
     controller: (sim, { topology }) => {
       const bound = bindOrganisation(org, topologyServices(topology));
       const history: ClusterSnapshot[] = [];
@@ -218,7 +183,7 @@ export function trainedAgents(name: string, organisation: Organisation, agents: 
         for (const svc of topology.services) {
           const list = changes.get(svc.name);
           if (!list) continue;
-          const bounds = applyDecision({ minReplicas: svc.minReplicas, maxReplicas: svc.maxReplicas }, snap.services[svc.name]!.replicas, combineDecisions(list, maxStep), twinGuards(topology, svc.name, maxStep));
+          const bounds = applyDecision({ minReplicas: svc.minReplicas, maxReplicas: svc.maxReplicas }, snap.services[svc.name]!.replicas, combineDecisions(list, maxStep, org.combination?.ties), twinGuards(topology, svc.name, maxStep));
           sim.setHpaBounds(svc.name, bounds);
         }
       };

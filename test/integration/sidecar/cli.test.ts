@@ -34,9 +34,9 @@ describe('karma-hpa sidecar', () => {
     expect(io.stderr()).toBe('');
     expect(code).toBe(0);
     expect(io.stdout()).toContain('shadow mode');
-    expect(api.requestsTo('PATCH', '/namespaces/cli-shadow/')).toHaveLength(0);
+    expect(api.requestsTo('PATCH', '/namespaces/cli-shadow/horizontalpodautoscalers')).toHaveLength(0);
     const event = eventsFor(api, 'cli-shadow', 'web')[0];
-    expect(event?.message).toMatch(/^shadow mode, not applied: surge-web \(ddos-manager\) -1 for web at 4 replicas: rule requestRate 0 <= 20 and replicas 4 > 2 → -1/);
+    expect(event?.note).toMatch(/^shadow mode, not applied: surge-web \(ddos-manager\) -1 for web at 4 replicas: rule requestRate 0 <= 20 and replicas 4 > 2 → -1/);
   });
 
   it('applies the decision with server-side apply as field manager karma-hpa', async () => {

@@ -1,7 +1,7 @@
 import { request as httpsRequest } from 'node:https';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AutoscalingV2Api, CoordinationV1Api, PatchStrategy, makeInformer, setHeaderOptions, type V1Lease } from '@kubernetes/client-node';
-import { HPA_API, HPAS, KubeApiServer, LEASE_API, hpaObject } from '../../support/kube-api.ts';
+import { EVENTS_API, HPA_API, HPAS, KubeApiServer, LEASE_API, hpaObject } from '../../support/kube-api.ts';
 
 let api: KubeApiServer;
 /** A raw HTTPS call (node:https, trusting the server's CA), to see status, headers and body as sent. */
@@ -114,5 +114,72 @@ describe('local Kubernetes API server', () => {
     expect((await request('DELETE', '/api/v1/namespaces/lab')).status).toBe(200);
     expect((await request('GET', '/api/v1/namespaces/lab/pods')).body.items).toEqual([]);
     expect((await request('GET', '/apis/apps/v1/namespaces/lab/deployments/api')).status).toBe(404);
+  });
+
+  it('serves the PolicyBundle status subresource: writes there change only status, writes to the object ignore it', async () => {
+    const base = '/apis/karma-hpa.io/v1alpha1/namespaces/shop/policybundles';
+    // Create ignores status.
+    const created = await request('POST', base, { apiVersion: 'karma-hpa.io/v1alpha1', kind: 'PolicyBundle', metadata: { name: 'p' }, spec: { version: '1.0.0' }, status: { governedHpas: 9 } });
+    expect(created.status).toBe(201);
+    expect(created.body).not.toHaveProperty('status');
+    const rv0 = (created.body.metadata as { resourceVersion: string }).resourceVersion;
+    // A merge patch of /status sets status only: spec and labels in the body are ignored; generation stays.
+    const patched = await request('PATCH', `${base}/p/status`, { metadata: { labels: { x: 'y' } }, spec: { version: '9.9.9' }, status: { governedHpas: 1, conditions: [{ type: 'Accepted', status: 'True' }] } },
+      'application/merge-patch+json');
+    expect(patched.status).toBe(200);
+    expect(patched.body).toMatchObject({ spec: { version: '1.0.0' }, status: { governedHpas: 1 }, metadata: { generation: 1 } });
+    expect((patched.body.metadata as { labels?: unknown }).labels).toBeUndefined();
+    const rv1 = (patched.body.metadata as { resourceVersion: string }).resourceVersion;
+    expect(Number(rv1)).toBeGreaterThan(Number(rv0));
+    expect((await request('GET', `${base}/p/status`)).body).toMatchObject({ status: { governedHpas: 1 } });
+    // A write to the object keeps the stored status, whatever its body says; a new spec bumps generation.
+    const put = await request('PUT', `${base}/p`, { apiVersion: 'karma-hpa.io/v1alpha1', kind: 'PolicyBundle', metadata: { name: 'p', resourceVersion: rv1 }, spec: { version: '1.1.0' }, status: { governedHpas: 5 } });
+    expect(put.body).toMatchObject({ spec: { version: '1.1.0' }, status: { governedHpas: 1 }, metadata: { generation: 2 } });
+    const merged = await request('PATCH', `${base}/p`, { status: null }, 'application/merge-patch+json');
+    expect(merged.body).toMatchObject({ status: { governedHpas: 1 } });
+    // PUT on /status needs the resourceVersion and refuses a stale one; null in a merge patch removes a field.
+    expect((await request('PUT', `${base}/p/status`, { metadata: { name: 'p' }, status: {} })).status).toBe(422);
+    expect((await request('PUT', `${base}/p/status`, { metadata: { name: 'p', resourceVersion: rv1 }, status: {} })).status).toBe(409);
+    const removed = await request('PATCH', `${base}/p/status`, { status: { governedHpas: null } }, 'application/merge-patch+json');
+    expect(removed.body.status).toEqual({ conditions: [{ type: 'Accepted', status: 'True' }] });
+    // A missing object: 404 NotFound on the subresource too.
+    expect(await request('PATCH', `${base}/nope/status`, { status: {} }, 'application/merge-patch+json')).toMatchObject({
+      status: 404, body: { reason: 'NotFound', message: 'policybundles.karma-hpa.io "nope" not found' },
+    });
+    // Other kinds have no status subresource here.
+    expect((await request('GET', '/apis/coordination.k8s.io/v1/namespaces/shop/leases/x/status')).status).toBe(404);
+  });
+
+  it('validates events.k8s.io/v1 Events as the API server does, and answers 404 for a group it does not serve', async () => {
+    const base = '/apis/events.k8s.io/v1/namespaces/shop/events';
+    const good = {
+      metadata: { generateName: 'web.' }, eventTime: '2026-02-01T00:00:00.123456Z', reportingController: 'karma-hpa.io/sidecar', reportingInstance: 'sidecar-0',
+      action: 'Scale', reason: 'KarmaDecision', note: 'ok', type: 'Normal', regarding: { kind: 'HorizontalPodAutoscaler', name: 'web', namespace: 'shop' },
+    };
+    const created = await request('POST', base, good);
+    expect(created.status).toBe(201);
+    expect(created.body).toMatchObject({ apiVersion: 'events.k8s.io/v1', kind: 'Event', metadata: { namespace: 'shop' } });
+    expect((created.body.metadata as { name: string }).name).toMatch(/^web\./);
+    const refused = await request('POST', base, { ...good, eventTime: '2026-02-01T00:00:00.123Z', reportingController: '', type: 'Info', note: 'x'.repeat(1025), deprecatedCount: 1 });
+    expect(refused.status).toBe(422);
+    const causes = (refused.body.details as { causes: { field: string }[] }).causes.map((c) => c.field);
+    expect(causes).toEqual(['eventTime', 'reportingController', 'type', 'note', 'deprecatedCount']);
+    expect((await request('POST', base, { ...good, regarding: { name: 'web', namespace: 'other' } })).status).toBe(422);
+    const listed = await request('GET', base);
+    expect(listed.body).toMatchObject({ kind: 'EventList', apiVersion: 'events.k8s.io/v1' });
+
+    const old = await KubeApiServer.start();
+    try {
+      old.unserve(EVENTS_API);
+      const r = await new Promise<number>((resolve, reject) => {
+        httpsRequest(`${old.url}${base}`, { method: 'POST', ca: old.caPem, headers: { 'content-type': 'application/json' } }, (res) => {
+          res.resume();
+          resolve(res.statusCode ?? 0);
+        }).on('error', reject).end(JSON.stringify(good));
+      });
+      expect(r).toBe(404);
+    } finally {
+      await old.close();
+    }
   });
 });

@@ -1,14 +1,14 @@
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { ManualScheduler } from '../../../webhook/sidecar/clock.ts';
 import { formatDecision, parseDecision, DECISION_ANNOTATION, BUNDLE_ANNOTATION, PAUSED_ANNOTATION } from '../../../policies/annotations.ts';
-import { BUNDLE_API, HPA_API, HPAS, KubeApiServer, type KubeObject } from '../../support/kube-api.ts';
+import { BUNDLE_API, EVENTS_API, HPA_API, HPAS, KubeApiServer, LEASE_API, type KubeObject } from '../../support/kube-api.ts';
 import { startBackfilledPrometheus, type PrometheusHandle } from '../../support/prometheus-sidecar.ts';
 import { annotationsOf, seedService, shopBundle, specOf, trafficSeries, type BundleOptions } from './fixtures.ts';
-import { eventsFor, makeSidecar } from './harness.ts';
+import { coreEventsFor, eventsFor, makeSidecar } from './harness.ts';
 
 // Traffic of every test namespace: 50 requests/s for 2 minutes, then 200/s until T0 + 600 s; no data after.
 const T0 = Math.floor(Date.now() / 3_600_000) * 3600 - 3 * 3600;
-const NAMESPACES = ['apply', 'guards', 'conflict', 'shadow', 'stale', 'paused', 'watch', 'invalid', 'fault', 'leader', 'refused', 'deleted'];
+const NAMESPACES = ['apply', 'guards', 'conflict', 'shadow', 'stale', 'paused', 'watch', 'invalid', 'fault', 'leader', 'refused', 'deleted', 'statusfault', 'follower', 'flap'];
 const at = (seconds: number) => (T0 + seconds) * 1000;
 
 let api: KubeApiServer;
@@ -41,6 +41,10 @@ const decisionOf = (namespace: string) => {
   if (!parsed.ok) throw new Error(parsed.problem);
   return parsed.value;
 };
+type Condition = { type: string; status: string; reason: string; message: string; lastTransitionTime: string; observedGeneration?: number };
+const bundleStatusOf = (namespace: string) => (api.get(BUNDLE_API, 'policybundles', namespace, 'shop-policy')?.status ?? {}) as Record<string, unknown> & { conditions?: Condition[] };
+const conditionOf = (namespace: string, type: string) => bundleStatusOf(namespace).conditions?.find((c) => c.type === type);
+const statusWrites = (namespace: string) => api.requestsTo('PATCH', `/namespaces/${namespace}/policybundles/shop-policy/status`);
 const setCurrentReplicas = (namespace: string, replicas: number) => {
   const h = hpaOf(namespace)!;
   api.put(HPA_API, HPAS, { ...h, status: { currentReplicas: replicas, desiredReplicas: replicas } });
@@ -64,18 +68,35 @@ describe('sidecar against the Kubernetes API and Prometheus', () => {
     expect(annotationsOf(hpaOf('apply'))[BUNDLE_ANNOTATION]).toBe('apply/shop-policy@1.0.0');
     const events = eventsFor(api, 'apply', 'web');
     const scale = events.find((e) => e.action === 'Scale');
-    expect(scale).toMatchObject({ reason: 'KarmaDecision', type: 'Normal', involvedObject: { kind: 'HorizontalPodAutoscaler', name: 'web', namespace: 'apply' } });
-    expect(scale?.message).toContain('minReplicas 4 (was 2)');
+    expect(scale).toMatchObject({
+      apiVersion: 'events.k8s.io/v1', reason: 'KarmaDecision', type: 'Normal', reportingController: 'karma-hpa.io/sidecar', reportingInstance: 'sidecar-0',
+      regarding: { apiVersion: 'autoscaling/v2', kind: 'HorizontalPodAutoscaler', name: 'web', namespace: 'apply', uid: hpaOf('apply')!.metadata.uid },
+    });
+    expect(scale?.note).toContain('minReplicas 4 (was 2)');
+    // eventTime is the injected clock's, in microseconds.
+    expect(scale?.eventTime).toBe(new Date(Date.parse(decisionOf('apply').time)).toISOString().replace('Z', '000Z'));
     // Merge patches carry the resourceVersion that was read (optimistic concurrency).
     const patches = api.requestsTo('PATCH', '/namespaces/apply/horizontalpodautoscalers/web');
     expect(patches).toHaveLength(1);
     expect(patches[0]!.contentType).toBe('application/merge-patch+json');
     expect((patches[0]!.body as { metadata: { resourceVersion?: string } }).metadata.resourceVersion).toMatch(/^\d+$/);
-    // The same decision on later ticks changes nothing and repeats no Event.
+    // The bundle's status, through the /status subresource: accepted, deciding, one HPA, the decision's time.
+    expect(conditionOf('apply', 'Accepted')).toMatchObject({ status: 'True', reason: 'Valid', observedGeneration: 1 });
+    expect(conditionOf('apply', 'Active')).toMatchObject({ status: 'True', reason: 'Deciding', message: 'deciding for 1 HPA with version 1.0.0' });
+    const bundle = api.get(BUNDLE_API, 'policybundles', 'apply', 'shop-policy')!;
+    expect(bundleStatusOf('apply')).toMatchObject({ observedGeneration: 1, observedDigest: (bundle.spec as { digest: string }).digest, observedVersion: '1.0.0',
+      governedHpas: 1, fallbacks: 0, lastDecisionTime: decisionOf('apply').time });
+    expect(bundle.metadata.generation).toBe(1);
+    // Written twice: on the first tick, and when the decision changed the HPA; merge patches as field manager karma-hpa.
+    expect(statusWrites('apply')).toHaveLength(2);
+    expect(statusWrites('apply').map((r) => [r.contentType, r.query.fieldManager])).toEqual([['application/merge-patch+json', 'karma-hpa'], ['application/merge-patch+json', 'karma-hpa']]);
+    expect(sidecar.telemetry.value('karma_sidecar_status_writes_total', { result: 'written' })).toBe(2);
+    // The same decision on later ticks changes nothing, repeats no Event and rewrites no status.
     const eventCount = events.length;
     await clock.advance(45_000);
     expect(api.requestsTo('PATCH', '/namespaces/apply/horizontalpodautoscalers/web')).toHaveLength(1);
     expect(eventsFor(api, 'apply', 'web')).toHaveLength(eventCount);
+    expect(statusWrites('apply')).toHaveLength(2);
     const metrics = sidecar.telemetry.render();
     expect(metrics).toMatch(/karma_sidecar_patches_total\{result="applied"\} 1/);
     expect(metrics).toMatch(/karma_sidecar_decisions_total\{agent="surge-web",kind="apply",role="ddos-manager"\} 1/);
@@ -96,7 +117,7 @@ describe('sidecar against the Kubernetes API and Prometheus', () => {
     // Within the cooldown the next step waits.
     expect(specOf(hpaOf('guards')).minReplicas).toBe(3);
     expect(sidecar.lastTick?.outcomes[0]?.plan.kind).toBe('hold');
-    expect(eventsFor(api, 'guards', 'web').some((e) => e.action === 'Cooldown')).toBe(true);
+    expect(eventsFor(api, 'guards', 'web').some((e) => e.action === 'Hold')).toBe(true);
     await clock.advance(60_000);
     expect(specOf(hpaOf('guards'))).toMatchObject({ minReplicas: 4, maxReplicas: 4 });
     expect(Date.parse(decisionOf('guards').time) - firstTime).toBeGreaterThanOrEqual(60_000);
@@ -115,7 +136,7 @@ describe('sidecar against the Kubernetes API and Prometheus', () => {
     api.injectFault({
       status: 500,
       match: ({ method, path }) => {
-        if (interfered || method !== 'PATCH' || !path.includes('/namespaces/conflict/')) return false;
+        if (interfered || method !== 'PATCH' || !path.includes('/namespaces/conflict/horizontalpodautoscalers/')) return false;
         interfered = true;
         const h = hpaOf('conflict')!;
         api.put(HPA_API, HPAS, { ...h, metadata: { ...h.metadata, labels: { ...h.metadata.labels, team: 'checkout' } } });
@@ -123,9 +144,10 @@ describe('sidecar against the Kubernetes API and Prometheus', () => {
       },
     });
     // The retry after re-reading is throttled once.
-    api.injectFault({ status: 429, retryAfterSeconds: 7, count: 1, match: () => api.requestsTo('PATCH', '/namespaces/conflict/').length === 2 });
+    const hpaPatches = (path: string) => path.includes('/namespaces/conflict/horizontalpodautoscalers/') ? api.requestsTo('PATCH', '/namespaces/conflict/horizontalpodautoscalers/').length : 0;
+    api.injectFault({ status: 429, retryAfterSeconds: 7, count: 1, match: ({ path }) => hpaPatches(path) === 2 });
     // Then the server fails once: backed off and retried.
-    api.injectFault({ status: 503, count: 1, match: () => api.requestsTo('PATCH', '/namespaces/conflict/').length === 3 });
+    api.injectFault({ status: 503, count: 1, match: ({ path }) => hpaPatches(path) === 3 });
     await sidecar.start();
     await clock.advance(195_000);
     const patches = api.requestsTo('PATCH', '/namespaces/conflict/horizontalpodautoscalers/web');
@@ -149,12 +171,14 @@ describe('sidecar against the Kubernetes API and Prometheus', () => {
     const { sidecar } = makeSidecar(api, clock, prometheus.url, { namespace: 'shadow', shadow: true });
     await sidecar.start();
     await clock.advance(240_000);
-    expect(api.requestsTo('PATCH', '/namespaces/shadow/')).toHaveLength(0);
+    expect(api.requestsTo('PATCH', '/namespaces/shadow/horizontalpodautoscalers')).toHaveLength(0);
     expect(specOf(hpaOf('shadow')).minReplicas).toBe(2);
     expect(annotationsOf(hpaOf('shadow'))[DECISION_ANNOTATION]).toBeUndefined();
-    const shadowEvent = eventsFor(api, 'shadow', 'web').find((e) => String(e.message).startsWith('shadow mode, not applied'));
-    expect(shadowEvent?.message).toContain('minReplicas 4 (was 2)');
+    const shadowEvent = eventsFor(api, 'shadow', 'web').find((e) => String(e.note).startsWith('shadow mode, not applied'));
+    expect(shadowEvent).toMatchObject({ action: 'Shadow', reason: 'KarmaDecision' });
+    expect(shadowEvent?.note).toContain('minReplicas 4 (was 2)');
     expect(sidecar.lastTick?.outcomes[0]?.result).toBe('shadow');
+    expect(conditionOf('shadow', 'Active')).toMatchObject({ status: 'False', reason: 'Shadow' });
     await sidecar.stop();
   });
 
@@ -173,7 +197,7 @@ describe('sidecar against the Kubernetes API and Prometheus', () => {
     expect(decision).toMatchObject({ agent: 'fallback', replicaChange: 0, minReplicas: 2, maxReplicas: 10 });
     expect(decision.reason).toMatch(/metrics for web are 30 s old \(limit 20 s\)/);
     const warning = eventsFor(api, 'stale', 'web').find((e) => e.action === 'Fallback');
-    expect(warning?.type).toBe('Warning');
+    expect(warning).toMatchObject({ type: 'Warning', reason: 'KarmaFallback' });
     expect(sidecar.telemetry.value('karma_sidecar_fallbacks_total', { cause: 'stale_metrics' })).toBeGreaterThan(0);
     // Past Prometheus' 5-minute lookback the series are gone: still the base spec, now for missing metrics.
     await clock.advance(300_000);
@@ -187,16 +211,20 @@ describe('sidecar against the Kubernetes API and Prometheus', () => {
     const { sidecar } = makeSidecar(api, clock, prometheus.url, { namespace: 'paused' });
     await sidecar.start();
     await clock.advance(240_000);
-    expect(api.requestsTo('PATCH', '/namespaces/paused/')).toHaveLength(0);
+    expect(api.requestsTo('PATCH', '/namespaces/paused/horizontalpodautoscalers')).toHaveLength(0);
     expect(sidecar.lastTick?.outcomes[0]?.plan.kind).toBe('paused');
+    expect(conditionOf('paused', 'Active')).toMatchObject({ status: 'False', reason: 'Paused', message: 'every governed HPA (1) is paused by annotation' });
     // Unpause the HPA but pause the bundle: still nothing.
     const h = hpaOf('paused')!;
     api.put(HPA_API, HPAS, { ...h, metadata: { ...h.metadata, annotations: { ...h.metadata.annotations, [PAUSED_ANNOTATION]: 'false' } } });
     api.put(BUNDLE_API, 'policybundles', shopBundle({ namespace: 'paused', services: ['web'], paused: true, version: '1.0.1' }) as unknown as KubeObject);
     await vi.waitFor(() => expect(sidecar.bundles.goodBundles()[0]?.spec.version).toBe('1.0.1'));
     await clock.advance(30_000);
-    expect(api.requestsTo('PATCH', '/namespaces/paused/')).toHaveLength(0);
+    expect(api.requestsTo('PATCH', '/namespaces/paused/horizontalpodautoscalers')).toHaveLength(0);
     expect(sidecar.lastTick?.outcomes[0]?.plan.message).toContain('spec.paused');
+    expect(conditionOf('paused', 'Active')).toMatchObject({ status: 'False', reason: 'Paused', observedGeneration: 2 });
+    expect(conditionOf('paused', 'Active')!.message).toMatch(/^spec\.paused is true/);
+    expect(bundleStatusOf('paused').observedVersion).toBe('1.0.1');
     await sidecar.stop();
   });
 
@@ -250,6 +278,14 @@ describe('sidecar against the Kubernetes API and Prometheus', () => {
     expect(decisionOf('invalid').bundleVersion).toBe('1.0.0');
     expect(specOf(hpaOf('invalid')).minReplicas).toBe(4);
     expect(sidecar.telemetry.total('karma_sidecar_bundle_refusals_total')).toBe(1);
+    // The status says why the latest generation was refused, and that the last good version still decides.
+    const accepted = conditionOf('invalid', 'Accepted')!;
+    expect(accepted).toMatchObject({ status: 'False', reason: 'DigestMismatch', observedGeneration: 2 });
+    expect(accepted.message).toMatch(/^\/spec\/digest: does not match the content/);
+    expect(conditionOf('invalid', 'Active')).toMatchObject({ status: 'True', reason: 'PreviousVersion' });
+    expect(bundleStatusOf('invalid')).toMatchObject({ observedGeneration: 2, observedVersion: '1.0.0' });
+    // Our own status writes come back through the watch and are not taken for new versions.
+    expect(sidecar.bundles.stats.refusals).toBe(1);
     await sidecar.stop();
   });
 
@@ -309,5 +345,85 @@ describe('sidecar against the Kubernetes API and Prometheus', () => {
     expect(sidecar.lastTick?.error).toBeUndefined();
     api.clearFaults();
     await sidecar.stop();
+  });
+
+  it('logs and counts a failed status write without breaking the tick, and writes on the next one', async () => {
+    setup('statusfault');
+    const { sidecar, log } = makeSidecar(api, clock, prometheus.url, { namespace: 'statusfault' });
+    api.injectFault({ status: 500, count: 1, match: ({ method, path }) => method === 'PATCH' && path.endsWith('/namespaces/statusfault/policybundles/shop-policy/status') });
+    await sidecar.start();
+    await clock.advance(15_000);
+    expect(sidecar.lastTick?.error).toBeUndefined();
+    expect(sidecar.lastTick?.outcomes).toHaveLength(1);
+    expect(sidecar.telemetry.value('karma_sidecar_status_writes_total', { result: 'failed' })).toBe(1);
+    expect(log.some((l) => l.startsWith('policy bundle statusfault/shop-policy: status not written: 500'))).toBe(true);
+    expect(bundleStatusOf('statusfault').conditions).toBeUndefined();
+    await clock.advance(15_000);
+    expect(sidecar.telemetry.value('karma_sidecar_status_writes_total', { result: 'written' })).toBe(1);
+    expect(conditionOf('statusfault', 'Accepted')?.status).toBe('True');
+    await sidecar.stop();
+  });
+
+  it('writes no status while another replica holds the lease', async () => {
+    setup('follower');
+    const renewTime = new Date(clock.now()).toISOString().replace('Z', '000Z');
+    api.put(LEASE_API, 'leases', { metadata: { name: 'karma-hpa-sidecar', namespace: 'follower' }, spec: { holderIdentity: 'sidecar-1', leaseDurationSeconds: 3600, renewTime, acquireTime: renewTime, leaseTransitions: 0 } });
+    const { sidecar } = makeSidecar(api, clock, prometheus.url, { namespace: 'follower', leaderElection: { namespace: 'follower' } });
+    await sidecar.start();
+    await clock.advance(60_000);
+    expect(sidecar.lastTick?.skipped).toMatch(/not the leader \(lease held by sidecar-1\)/);
+    expect(statusWrites('follower')).toHaveLength(0);
+    expect(api.requestsTo('POST', '/namespaces/follower/events')).toHaveLength(0);
+    await sidecar.stop({ release: false });
+  });
+
+  it('records a new Event per changed decision but at most a burst, then one a minute, for a flapping HPA', async () => {
+    setup('flap');
+    const { sidecar } = makeSidecar(api, clock, prometheus.url, { namespace: 'flap' });
+    await sidecar.start();
+    const ticks = 20;
+    for (let i = 0; i < ticks; i++) {
+      // Paused and unpaused by turns: every tick's decision differs from the one before.
+      const h = hpaOf('flap')!;
+      api.put(HPA_API, HPAS, { ...h, metadata: { ...h.metadata, annotations: { ...h.metadata.annotations, [PAUSED_ANNOTATION]: i % 2 === 0 ? 'true' : 'false' } } });
+      await clock.advance(15_000);
+    }
+    const created = sidecar.telemetry.value('karma_sidecar_events_total', { result: 'created' });
+    const limited = sidecar.telemetry.value('karma_sidecar_events_total', { result: 'rate_limited' });
+    expect(eventsFor(api, 'flap', 'web')).toHaveLength(created);
+    // A burst of 10 plus one per minute over the 5 minutes.
+    expect(created).toBeGreaterThanOrEqual(10);
+    expect(created).toBeLessThanOrEqual(15);
+    expect(limited).toBeGreaterThan(0);
+    expect(eventsFor(api, 'flap', 'web').filter((e) => e.action === 'Pause').length).toBeGreaterThanOrEqual(5);
+    await sidecar.stop();
+  });
+
+  it('falls back to core/v1 Events once on a cluster without events.k8s.io/v1, and remembers it', async () => {
+    const old = await KubeApiServer.start({ now: () => clock.now() });
+    try {
+      old.unserve(EVENTS_API);
+      clock = new ManualScheduler(at(0));
+      old.put(BUNDLE_API, 'policybundles', shopBundle({ namespace: 'legacy', services: ['web'] }) as unknown as KubeObject);
+      seedService(old, { namespace: 'legacy', service: 'web', minReplicas: 2, maxReplicas: 10, replicas: 2 });
+      const { sidecar } = makeSidecar(old, clock, undefined, { namespace: 'legacy' });
+      await sidecar.start();
+      await clock.advance(15_000);
+      const h = old.get(HPA_API, HPAS, 'legacy', 'web')!;
+      old.put(HPA_API, HPAS, { ...h, metadata: { ...h.metadata, annotations: { ...h.metadata.annotations, [PAUSED_ANNOTATION]: 'true' } } });
+      await clock.advance(15_000);
+      const events = coreEventsFor(old, 'legacy', 'web');
+      expect(events.map((e) => e.action)).toEqual(['Keep', 'Pause']);
+      expect(events[1]).toMatchObject({
+        apiVersion: 'v1', reason: 'KarmaDecision', type: 'Normal', reportingComponent: 'karma-hpa.io/sidecar', reportingInstance: 'sidecar-0',
+        source: { component: 'karma-hpa.io/sidecar' }, involvedObject: { kind: 'HorizontalPodAutoscaler', name: 'web', namespace: 'legacy' },
+      });
+      expect(events[1]!.message).toMatch(/^paused by annotation/);
+      // events.k8s.io was asked once (404), never again.
+      expect(old.requestsTo('POST', '/apis/events.k8s.io/v1/').map((r) => r.status)).toEqual([404]);
+      await sidecar.stop();
+    } finally {
+      await old.close();
+    }
   });
 });

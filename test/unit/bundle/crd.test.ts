@@ -8,6 +8,7 @@ import { EXAMPLE_PATH } from '../../../generator/bundle/example.ts';
 import { validateManifest } from '../../support/manifests.ts';
 import { sealBundle } from '../../../policies/bundle.ts';
 import { fullBundle } from '../../fixtures/bundle/full.ts';
+import { STATUS_FIELDS } from '../../../webhook/sidecar/bundle-status.ts';
 
 type Node = JsonSchema & { properties?: Record<string, Node>; items?: Node; additionalProperties?: Node | boolean };
 const openApi = (): Node => ((policyBundleCrd().spec as { versions: { schema: { openAPIV3Schema: Node } }[] }).versions[0]!.schema.openAPIV3Schema);
@@ -76,10 +77,14 @@ describe('PolicyBundle CRD', () => {
 
   it('has the printer columns and the status subresource', () => {
     const v = (policyBundleCrd().spec as { versions: Record<string, unknown>[] }).versions[0]!;
-    expect((v.additionalPrinterColumns as { name: string }[]).map((c) => c.name)).toEqual(['Version', 'Agents', 'Ready', 'Age']);
+    expect((v.additionalPrinterColumns as { name: string }[]).map((c) => c.name)).toEqual(['Version', 'Accepted', 'Active', 'Age']);
     expect(v.subresources).toEqual({ status: {} });
     const status = openApi().properties!.status!;
-    expect(Object.keys(status.properties!)).toEqual(expect.arrayContaining(['observedDigest', 'conditions']));
+    // Everything the sidecar writes (webhook/sidecar/bundle-status.ts) survives pruning.
+    expect(Object.keys(status.properties!)).toEqual(expect.arrayContaining([...STATUS_FIELDS]));
+    const written = { observedGeneration: 2, governedHpas: 1, lastDecisionTime: '2026-01-01T00:00:00Z', fallbacks: 0,
+      conditions: [{ type: 'Accepted', status: 'True', reason: 'Valid', message: 'ok', lastTransitionTime: '2026-01-01T00:00:00Z', observedGeneration: 2 }] };
+    expect(prune(written, status)).toEqual(written);
   });
 
   it('converts JSON Schema keywords to their OpenAPI v3.0 form', () => {

@@ -51,4 +51,17 @@ describe('combineDecisions', () => {
     expect(combineDecisions([2], 3)).toBe(2);
     expect(combineDecisions([], 3)).toBe(0);
   });
+  it('rounds halfway means up by default and away from zero when asked', () => {
+    // One agent cuts, the other holds: by default the hold wins, a rise would not need agreement.
+    expect(combineDecisions([-1, 0], 3)).toBe(0);
+    expect(combineDecisions([1, 0], 3)).toBe(1);
+    expect(combineDecisions([-1, 0], 3, 'awayFromZero')).toBe(-1);
+    expect(combineDecisions([1, 0], 3, 'awayFromZero')).toBe(1);
+    expect(combineDecisions([-3, -2], 3, 'awayFromZero')).toBe(-3);
+    expect(combineDecisions([-3, -2], 3)).toBe(-2);
+    // Not a tie: both rules agree; a zero mean is a hold (never −0).
+    expect(combineDecisions([-1, -1, 0], 3, 'awayFromZero')).toBe(-1);
+    expect(Object.is(combineDecisions([-1, 1], 3, 'awayFromZero'), 0)).toBe(true);
+    expect(Object.is(combineDecisions([-1, 0, 0, 0, 0], 3), 0)).toBe(true);
+  });
 });

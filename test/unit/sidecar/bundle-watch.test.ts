@@ -90,4 +90,33 @@ describe('BundleWatcher', () => {
     expect(watcher.goodBundles()).toEqual([]);
     watcher.stop();
   });
+
+  it('takes a status written on the bundle as status, not as a new version: no re-validation, no second refusal', async () => {
+    const clock = new ManualScheduler(0);
+    const at = (b: ReturnType<typeof shopBundle>, rv: string, generation: number, status?: Record<string, unknown>) =>
+      ({ ...b, metadata: { ...b.metadata, resourceVersion: rv, generation }, ...(status ? { status } : {}) });
+    const good = shopBundle({ namespace: 'shop', services: ['web'] });
+    const loads: string[] = [];
+    const refusals: string[][] = [];
+    const { port, streams } = scriptedPort({ listFailures: 0, items: () => [at(good, '10', 1)], rv: () => '10' });
+    const watcher = new BundleWatcher(port, clock, { onLoad: (k) => loads.push(k), onRefuse: (_k, e) => refusals.push(e) });
+    await watcher.start();
+    // Fields the bundle schema does not know, as the sidecar writes them: the bundle stays good.
+    streams[0]!.onEvent('MODIFIED', at(good, '11', 1, { governedHpas: 1, fallbacks: 0, conditions: [{ type: 'Accepted', status: 'True' }] }));
+    expect(watcher.goodBundles()).toHaveLength(1);
+    expect(watcher.entries.get('shop/shop-policy')?.observed).toEqual({ generation: 1, resourceVersion: '11', status: { governedHpas: 1, fallbacks: 0, conditions: [{ type: 'Accepted', status: 'True' }] } });
+    // A tampered generation is refused once; the status written about it afterwards refuses nothing more.
+    const bad = structuredClone(good);
+    bad.spec.guards.maxStep = 3;
+    streams[0]!.onEvent('MODIFIED', at(bad, '12', 2));
+    streams[0]!.onEvent('MODIFIED', at(bad, '13', 2, { conditions: [{ type: 'Accepted', status: 'False', reason: 'DigestMismatch' }] }));
+    expect(refusals).toHaveLength(1);
+    expect(loads).toEqual(['shop/shop-policy']);
+    expect(watcher.entries.get('shop/shop-policy')).toMatchObject({ refused: { resourceVersion: '12' }, observed: { generation: 2, resourceVersion: '13' } });
+    // Another object under the same name (deleted and created again, unseen) is judged afresh despite its generation.
+    const recreated = { ...at(good, '20', 2), metadata: { ...at(good, '20', 2).metadata, uid: 'other-uid' } };
+    streams[0]!.onEvent('MODIFIED', recreated);
+    expect(watcher.entries.get('shop/shop-policy')?.refused).toBeUndefined();
+    watcher.stop();
+  });
 });

@@ -62,6 +62,16 @@ describe('planHpa', () => {
     expect(plan.change?.annotations[BASE_SPEC_ANNOTATION]).toBe('{"maxReplicas":10,"minReplicas":2}');
   });
 
+  it('combines a cut and a hold with the organisation\'s tie rounding, as in training', () => {
+    const split = [verdict(-1), { ...verdict(0), agent: 'other' }];
+    expect(planHpa(input({ verdicts: split })).kind).toBe('unchanged');
+    const org = { ...bundle.spec.organisation, combination: { ties: 'awayFromZero' as const } };
+    const plan = planHpa(input({ verdicts: split, bundle: { ...bundle, spec: { ...bundle.spec, organisation: org } } }));
+    expect(plan.kind).toBe('apply');
+    expect(plan.replicaChange).toBe(-1);
+    expect(plan.bounds).toEqual({ minReplicas: 2, maxReplicas: 2 });
+  });
+
   it('is deterministic: same input, same plan', () => {
     expect(JSON.stringify(planHpa(input()))).toBe(JSON.stringify(planHpa(input())));
   });

@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { actorLossAndGrad, calibrationRows, computeGae, createTrainer, DEFAULT_MAPPO_CONFIG, episodeSeed, hasConverged, inProcessRunner, trainIteration, valueLossAndGrad, type IterationLog } from '../../../generator/train/mappo.ts';
 import { Adam, clipGradNorm, TrainableMlp } from '../../../generator/train/nn.ts';
 import { ToyCoordinationEnv } from '../../../generator/train/toy-env.ts';
+import type { MarlEnv, MarlEnvSpec, MarlObservation, MarlStepResult } from '../../../generator/train/env.ts';
 import { Rng } from '../../../policies/random.ts';
 import { forward } from '../../../policies/network.ts';
 
@@ -154,5 +155,72 @@ describe('MAPPO', () => {
     expect(hasConverged(h([-20, -20, -20, -17, -17, -17]), { ...c, convergenceMean: null })).toBe(false); // still rising: 3 > 0.1 × 3
     expect(hasConverged(h([-20, 4, 4, 4, 4, 4, 4]), { ...c, convergenceMean: null })).toBe(true);
     expect(hasConverged(h([-20, -5, 2, 6, 6.05, 6.1]), c)).toBe(false); // the window before was still rising
+  });
+});
+
+/**
+ * A one-agent bandit with a budget: "generous" (action 1) earns 1 and costs 1, "frugal" (action 0) earns
+ * 0.6 and costs nothing; the budget allows generous in at most half the steps (costRatio = share / 0.5).
+ */
+class BudgetBandit implements MarlEnv {
+  readonly spec: MarlEnvSpec = { agents: [{ name: 'spender', slots: ['s'], features: ['bias'], actions: [0, 1] }], stateSize: 1 };
+  private t = 0;
+  private generous = 0;
+  reset(): void {
+    this.t = 0;
+    this.generous = 0;
+  }
+  observe(): MarlObservation {
+    return { obs: [[Float32Array.of(1)]], masks: [[Uint8Array.of(1, 1)]], state: Float32Array.of(this.t / 8) };
+  }
+  step(actions: number[][]): MarlStepResult {
+    const a = actions[0]![0]!;
+    this.generous += a;
+    this.t++;
+    return { rewards: [[a === 1 ? 1 : 0.6]], costs: [[a]], done: this.t >= 8 };
+  }
+  summary(): Record<string, number> {
+    return { generousShare: this.generous / 8, costRatio: this.generous / 8 / 0.5 };
+  }
+}
+
+describe('MAPPO with a cost constraint (Lagrange multiplier)', () => {
+  const config = { ...DEFAULT_MAPPO_CONFIG, iterations: 40, episodesPerIteration: 8, hidden: [8], entropyCoef: 0.003, actorLearningRate: 1e-2, criticLearningRate: 1e-2, convergenceStd: 0, normaliseRewards: false };
+  const train = async (costConstraint: typeof config.costConstraint): Promise<{ share: number; multiplier: number; logs: IterationLog[] }> => {
+    const env = new BudgetBandit();
+    const c = { ...config, costConstraint };
+    const state = createTrainer(env.spec, c, calibrationRows(env, [1]));
+    const logs: IterationLog[] = [];
+    for (let i = 0; i < c.iterations; i++) logs.push(await trainIteration(env.spec, state, c, inProcessRunner(env)));
+    const share = logs.slice(-5).reduce((a, l) => a + l.summary.generousShare!, 0) / 5;
+    return { share, multiplier: state.costMultiplier, logs };
+  };
+  it('unconstrained, the agent spends on every step; constrained, it keeps near its budget', async () => {
+    const free = await train(null);
+    expect(free.share).toBeGreaterThan(0.85);
+    expect(free.multiplier).toBe(0);
+    expect(free.logs[0]!.costRatio).toBeUndefined();
+    const bound = await train({ ratio: 1, learningRate: 0.5, maxMultiplier: 5 });
+    expect(bound.share).toBeLessThan(0.7);
+    expect(bound.multiplier).toBeGreaterThan(0.1);
+    // the multiplier moves by the learning rate times the excess ratio, within [0, 5]
+    expect(bound.logs[0]!.costMultiplier).toBe(0);
+    for (let i = 0; i + 1 < bound.logs.length; i++) {
+      const l = bound.logs[i]!;
+      expect(bound.logs[i + 1]!.costMultiplier).toBeCloseTo(Math.min(5, Math.max(0, l.costMultiplier! + 0.5 * (l.costRatio! - 1))), 12);
+    }
+  });
+  it('the multiplier never leaves [0, maxMultiplier]', async () => {
+    const capped = await train({ ratio: 0.01, learningRate: 10, maxMultiplier: 0.3 });
+    expect(Math.max(...capped.logs.map((l) => l.costMultiplier!))).toBeLessThanOrEqual(0.3);
+    const slack = await train({ ratio: 10, learningRate: 10, maxMultiplier: 5 });
+    expect(slack.logs.every((l) => l.costMultiplier === 0)).toBe(true);
+  });
+  it('is not converged while the recent episodes break the constraint', () => {
+    const h = Array.from({ length: 7 }, (_, iteration) => ({ iteration, meanReturn: iteration === 0 ? -5 : 1, costRatio: 1.3 }) as IterationLog);
+    const c = { convergenceWindow: 3, convergenceStd: 0.1, convergenceMean: null };
+    expect(hasConverged(h, c)).toBe(true);
+    expect(hasConverged(h, { ...c, costConstraint: { ratio: 1, learningRate: 1, maxMultiplier: 5 } })).toBe(false);
+    expect(hasConverged(h, { ...c, costConstraint: { ratio: 1.3, learningRate: 1, maxMultiplier: 5 } })).toBe(true);
   });
 });

@@ -94,6 +94,47 @@ describe('twin environment', () => {
     expect(team).toBeGreaterThan(0);
     expect(team).toBeLessThanOrEqual(1);
   });
+  it('takes credit and tie rounding from the organisation', () => {
+    const decide = (org: typeof organisation): { rewards: number[][]; bounds: number } => {
+      const e = new TwinEnv({ ...options, organisation: org, roleMode: 'none' });
+      e.reset(3, 0);
+      const o = e.observe();
+      const before = e.simulation!.snapshot().services.D!.maxReplicas;
+      // D is decided by the bottleneck (slot 3) and failure (slot 3) managers: one cuts by 1, the other holds.
+      const actions = o.obs.map((row, k) => row.map((_, i) => ((k === 0 && i === 3) ? 2 : 3)));
+      const r = e.step(actions);
+      return { rewards: r.rewards, bounds: e.simulation!.snapshot().services.D!.maxReplicas - before };
+    };
+    const plain = decide(organisation);
+    const tuned = decide({ ...organisation, credit: 'service', combination: { ties: 'awayFromZero' } });
+    expect(new Set(plain.rewards[0]).size).toBe(1);
+    expect(new Set(tuned.rewards[0]).size).toBeGreaterThan(1);
+    // Rounding up keeps D's bound (mean −0.5 → 0); away from zero lowers its ceiling.
+    expect(plain.bounds).toBe(0);
+    expect(tuned.bounds).toBeLessThan(0);
+  });
+  it('with a cost constraint reports each decision\'s replica cost and the episode\'s cost ratio', () => {
+    const constrained = { ...organisation, costConstraint: { reference: 'tuned-hpa' as const } };
+    expect(() => new TwinEnv({ ...options, organisation: constrained })).toThrow(/reference cost of scenario short-ddos/);
+    const e = new TwinEnv({ ...options, organisation: constrained, costBudgets: { 'short-ddos': 1000 } });
+    e.reset(3, 0);
+    let r = e.step(e.observe().obs.map((row) => row.map(() => 3)));
+    const replicas = e.simulation!.snapshot().services;
+    // One cost per decision: its own service's replicas over the service's maximum, within [0, 1].
+    expect(r.costs!.map((row) => row.length)).toEqual(r.rewards.map((row) => row.length));
+    const topology = loadTopology('chained-services');
+    expect(r.costs![0]![0]).toBeGreaterThan(0);
+    expect(r.costs![0]![0]).toBeLessThanOrEqual(1);
+    expect(r.costs![0]![0]).toBeCloseTo(replicas.A!.replicas / topology.services[0]!.maxReplicas, 0);
+    expect(r.costs![2]![3]).toBe(r.costs![0]![3]);
+    while (!r.done) r = e.step(e.observe().obs.map((row) => row.map(() => 3)));
+    const s = e.summary();
+    expect(s.costRatio).toBeCloseTo(s.replicaSeconds! / 1000, 9);
+    // Without a constraint: no costs, no ratio.
+    const free = new TwinEnv(options);
+    free.reset(3, 0);
+    expect(free.step(free.observe().obs.map((row) => row.map(() => 3))).costs).toBeUndefined();
+  });
   it('trains identically with 1 and 2 workers', async () => {
     const config = { ...DEFAULT_MAPPO_CONFIG, iterations: 1, episodesPerIteration: 2, calibrationEpisodes: 1, hidden: [8] };
     const spec = { kind: 'twin' as const, options: options as unknown as Record<string, unknown> };

@@ -11,6 +11,7 @@ import { parseCommandArgs } from '../../../generator/cli/command.ts';
 import { sidecarCommand } from '../../../generator/commands/sidecar.ts';
 import { webhookCommand } from '../../../generator/commands/webhook.ts';
 import { Telemetry } from '../../../webhook/sidecar/telemetry.ts';
+import { KubeClusterPort } from '../../../webhook/sidecar/cluster-port.ts';
 import { ADMISSION_PATHS } from '../../../webhook/server/app.ts';
 import { REQUEST_TIMEOUT_MS } from '../../../webhook/server/server.ts';
 
@@ -43,7 +44,7 @@ describe('webhook/deploy/base', () => {
     // validateManifestsYaml threw at load time on any invalid object; these are all that passed.
     expect(objects.map((o) => o.kind).sort()).toEqual([
       'Certificate', 'Certificate', 'ClusterRole', 'ClusterRole', 'ClusterRoleBinding', 'ClusterRoleBinding', 'Deployment', 'Deployment', 'Issuer', 'Issuer',
-      'MutatingWebhookConfiguration', 'Namespace', 'NetworkPolicy', 'PodDisruptionBudget', 'PodDisruptionBudget', 'Role', 'RoleBinding', 'Service',
+      'MutatingWebhookConfiguration', 'Namespace', 'NetworkPolicy', 'NetworkPolicy', 'PodDisruptionBudget', 'PodDisruptionBudget', 'Role', 'RoleBinding', 'Service',
       'ServiceAccount', 'ServiceAccount',
       'ValidatingWebhookConfiguration',
     ]);
@@ -147,30 +148,58 @@ describe('webhook/deploy/base', () => {
     expect(dep!.spec.template.spec.volumes.find((v: Obj) => v.name === 'tls').secret.secretName).toBe(cert!.spec.secretName);
   });
 
-  it('grants least privilege: the webhook reads bundles only; the sidecar gets HPA patch, Events and its Lease', () => {
+  it('grants least privilege: the webhook reads bundles only; the sidecar gets exactly the calls it makes', () => {
     const [webhookRole] = find('ClusterRole', 'karma-hpa-webhook');
     expect(webhookRole!.rules).toEqual([{ apiGroups: ['karma-hpa.io'], resources: ['policybundles'], verbs: ['get', 'list', 'watch'] }]);
     const [sidecarRole] = find('ClusterRole', 'karma-hpa-sidecar');
-    const verbsOn = (resource: string, group: string) => (sidecarRole!.rules as Obj[]).filter((r) => r.resources.includes(resource) && r.apiGroups.includes(group)).flatMap((r) => r.verbs);
-    expect(verbsOn('horizontalpodautoscalers', 'autoscaling')).toContain('patch');
-    expect(verbsOn('events', 'events.k8s.io')).toContain('create');
-    for (const r of sidecarRole!.rules as Obj[]) {
-      expect(r.verbs).not.toContain('delete');
-      expect(r.verbs).not.toContain('*');
-      expect(r.resources).not.toContain('secrets');
-    }
-    // The sidecar writes no PolicyBundle status, so it gets no access to it.
-    expect((sidecarRole!.rules as Obj[]).flatMap((r) => r.resources)).not.toContain('policybundles/status');
+    // One line per call of webhook/sidecar/cluster-port.ts (KubeClusterPort), as group/resource verb.
+    const granted = (sidecarRole!.rules as Obj[]).flatMap((r) => (r.apiGroups as string[]).flatMap((g) => (r.resources as string[])
+      .flatMap((res) => (r.verbs as string[]).map((v) => `${g}/${res} ${v}`)))).sort();
+    expect(granted).toEqual([
+      '/events create', // createEvent, on clusters without events.k8s.io/v1
+      '/pods list', // listPods
+      'autoscaling/horizontalpodautoscalers get', // getHpa (re-read after 409)
+      'autoscaling/horizontalpodautoscalers list', // listHpas
+      'autoscaling/horizontalpodautoscalers patch', // patchHpa (merge or apply)
+      'events.k8s.io/events create', // createEvent
+      'karma-hpa.io/policybundles list', // listBundles
+      'karma-hpa.io/policybundles watch', // watchBundles
+      'karma-hpa.io/policybundles/status patch', // patchBundleStatus
+      'metrics.k8s.io/pods list', // listPodMetrics
+    ]);
+    // The list above is the port's: every method of KubeClusterPort but the Lease ones (the Role below) is named.
+    const methods = Object.getOwnPropertyNames(KubeClusterPort.prototype).filter((m) => m !== 'constructor' && !m.startsWith('create') && /^(list|get|patch|watch|replace)/.test(m));
+    expect(methods.sort()).toEqual(['getHpa', 'getLease', 'listBundles', 'listHpas', 'listPodMetrics', 'listPods', 'patchBundleStatus', 'patchHpa', 'replaceLease', 'watchBundles']);
     const [lease] = find('Role', 'karma-hpa-sidecar-leader-election');
     expect(lease!.rules).toEqual([{ apiGroups: ['coordination.k8s.io'], resources: ['leases'], verbs: ['get', 'create', 'update'] }]);
     const subjects = find('ClusterRoleBinding').map((b) => [b.metadata.name, b.subjects[0].name]);
     expect(subjects).toEqual([['karma-hpa-webhook', 'karma-hpa-webhook'], ['karma-hpa-sidecar', 'karma-hpa-sidecar']]);
   });
 
-  it('admits ingress on TCP 8443 only', () => {
-    const [np] = find('NetworkPolicy');
+  it('admits ingress to the webhook on TCP 8443 only', () => {
+    const [np] = find('NetworkPolicy', 'karma-hpa-webhook');
     expect(np!.spec.policyTypes).toEqual(['Ingress']);
     expect(np!.spec.ingress).toEqual([{ ports: [{ protocol: 'TCP', port: 8443 }] }]);
+  });
+
+  it('isolates the sidecar: metrics in from monitoring namespaces; out only DNS, the API server and Prometheus', () => {
+    const [np] = find('NetworkPolicy', 'karma-hpa-sidecar');
+    const [dep] = find('Deployment', 'karma-hpa-sidecar');
+    expect(np!.spec.podSelector).toEqual({ matchLabels: dep!.spec.selector.matchLabels });
+    expect(np!.spec.policyTypes).toEqual(['Ingress', 'Egress']);
+    // Ingress: the container's metrics port, from namespaces carrying the documented label only.
+    const metricsPort = dep!.spec.template.spec.containers[0].ports.find((p: Obj) => p.name === 'metrics').containerPort;
+    expect(np!.spec.ingress).toEqual([{
+      from: [{ namespaceSelector: { matchLabels: { 'karma-hpa.io/metrics-scraper': 'true' } } }],
+      ports: [{ protocol: 'TCP', port: metricsPort }],
+    }]);
+    // Egress: exactly these ports; Prometheus' is the one of the container's --prometheus URL.
+    const egress = (np!.spec.egress as Obj[]).flatMap((rule) => (rule.ports as Obj[]).map((p) => `${p.protocol}/${p.port}`)).sort();
+    expect(egress).toEqual(['TCP/443', 'TCP/53', 'TCP/6443', 'TCP/9090', 'UDP/53']);
+    const prometheus = new URL((dep!.spec.template.spec.containers[0].args as string[]).find((a) => a.startsWith('--prometheus='))!.slice('--prometheus='.length));
+    expect(egress).toContain(`TCP/${prometheus.port}`);
+    // The label is documented where operators look for it.
+    expect(readFileSync(new URL('../../../webhook/README.md', import.meta.url), 'utf8')).toContain('karma-hpa.io/metrics-scraper');
   });
 
   it.skipIf(!hasKubectl())('builds with kubectl kustomize, including the PolicyBundle CRD, and the result validates', () => {
