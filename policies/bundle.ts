@@ -128,6 +128,20 @@ export interface PolicyBundleSpec {
   agents: AgentPolicy[];
   provenance: Provenance;
   evaluation?: EvaluationSummary;
+  /** The HPA spec the agents were trained to act through (see the schema). */
+  hpaBase?: HpaBase;
+}
+
+export interface HpaScalingRules {
+  stabilizationWindowSeconds?: number;
+  selectPolicy?: 'Max' | 'Min' | 'Disabled';
+  policies?: { type: 'Pods' | 'Percent'; value: number; periodSeconds: number }[];
+}
+
+export interface HpaBase {
+  source: 'tuned-hpa';
+  cpuTargetPercent: number;
+  behavior?: { scaleUp?: HpaScalingRules; scaleDown?: HpaScalingRules };
 }
 
 export interface BundleCondition {
@@ -315,6 +329,8 @@ export type VersionChange = 'none' | 'patch' | 'minor' | 'major';
  */
 export function versionChange(previous: UnsealedSpec, next: UnsealedSpec): VersionChange {
   if (canonicalJson(previous.organisation) !== canonicalJson(next.organisation)) return 'major';
+  // Another base HPA spec is another controller under the agents: as big a change as new roles.
+  if (canonicalJson(previous.hpaBase ?? null) !== canonicalJson(next.hpaBase ?? null)) return 'major';
   const prevAgents = new Map(previous.agents.map((a) => [a.name, a]));
   if (prevAgents.size !== next.agents.length || next.agents.some((a) => !prevAgents.has(a.name))) return 'major';
   for (const a of next.agents) {

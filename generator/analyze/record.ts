@@ -7,7 +7,7 @@ import { evaluateAgent, type AgentPolicy } from '../../policies/evaluator.ts';
 import { buildObservation } from '../../policies/observation.ts';
 import { bindOrganisation, DEFAULT_ACTIONS, roleActionMask, validateOrganisation, type Organisation } from '../../policies/organisation.ts';
 import type { ClusterSnapshot } from '../../policies/snapshot.ts';
-import { defaultHpa, trainedAgents, type Method } from '../train/baselines/index.ts';
+import { defaultHpa, trainedAgents, type HpaBase, type Method } from '../train/baselines/index.ts';
 import { topologyServices, type RoleMode } from '../train/twin-env.ts';
 import type { Scenario } from '../twin/scenario.ts';
 import { F } from '../twin/series.ts';
@@ -21,6 +21,8 @@ export interface TrainedMethod {
   agents: AgentPolicy[];
   roleMode: RoleMode;
   maxStep?: number;
+  /** The HPA spec the agents act through (absent: the topology's own). */
+  hpaBase?: HpaBase;
 }
 
 export interface RecordRequest {
@@ -76,7 +78,7 @@ export function recordTrained(t: TrainedMethod, topology: Topology, scenario: Sc
       b.actions.push(d.replicaChange);
     }
   };
-  const method = trainedAgents(t.name, org, t.agents, t.roleMode, t.maxStep ?? 3);
+  const method = trainedAgents(t.name, org, t.agents, t.roleMode, t.maxStep ?? 3, t.hpaBase);
   const episode = recordMethod(method, topology, scenario, seed, [], observe);
   episode.agents = buffers.map((b): AgentStream => {
     const actions = Int8Array.from(b.actions);

@@ -1,6 +1,6 @@
 import {
   nextVersion, POLICY_BUNDLE_API_VERSION, POLICY_BUNDLE_KIND, sealBundle, validateBundle,
-  type AgentPolicy, type BundleTarget, type EvaluationSummary, type Guards, type OrganisationDocument,
+  type AgentPolicy, type BundleTarget, type EvaluationSummary, type Guards, type HpaBase, type OrganisationDocument,
   type PolicyBundle, type Provenance, type UnsealedSpec,
 } from '../../policies/bundle.ts';
 import { KarmaError } from '../../policies/errors.ts';
@@ -15,6 +15,8 @@ export interface BuildBundleInput {
   targets: BundleTarget[];
   provenance: Provenance;
   evaluation?: EvaluationSummary;
+  /** The HPA spec the agents were trained to act through, when it is not the topology's own. */
+  hpaBase?: HpaBase;
   evaluator?: 'network' | 'rules';
   description?: string;
   /** The bundle this one replaces; its version and content decide the new version. */
@@ -33,6 +35,7 @@ export function buildBundle(input: BuildBundleInput): PolicyBundle {
     agents: input.agents,
     provenance: input.provenance,
     ...(input.evaluation !== undefined ? { evaluation: input.evaluation } : {}),
+    ...(input.hpaBase !== undefined ? { hpaBase: input.hpaBase } : {}),
   };
   const version = nextVersion(input.previous?.spec, unversioned);
   const bundle = sealBundle({

@@ -12,7 +12,7 @@ import {
 } from '../train/evaluation.ts';
 import { DEFAULT_MAPPO_CONFIG } from '../train/mappo.ts';
 import type { RoleMode } from '../train/twin-env.ts';
-import type { HpaTuning } from '../train/hpa-design.ts';
+import type { HpaBase } from '../train/hpa-design.ts';
 import { loadScenario } from '../twin/scenario.ts';
 import { loadTopology } from '../twin/topology.ts';
 import { TRAINING_FORMAT } from './train.ts';
@@ -61,7 +61,7 @@ Metrics are the twin's (generator/twin/metrics.ts); ± is the half-width of the 
     const trained = new Map<string, TrainedPolicies>();
     if (bundle) {
       const organisation = validateOrganisation(bundle.spec.organisation, bundleFile);
-      trained.set(BUNDLE_METHOD, { method: BUNDLE_METHOD, roleMode: 'hard', organisation, agents: bundle.spec.agents as AgentPolicy[], history: [], wallMs: 0, envSteps: 0, converged: false });
+      trained.set(BUNDLE_METHOD, { method: BUNDLE_METHOD, roleMode: 'hard', organisation, agents: bundle.spec.agents as AgentPolicy[], history: [], wallMs: 0, envSteps: 0, converged: false, ...(bundle.spec.hpaBase ? { hpaBase: bundle.spec.hpaBase } : {}) });
     }
     for (const dir of listOpt(args, 'policies')) {
       const t = readTrained(resolve(io.cwd, dir));
@@ -135,7 +135,7 @@ function loadBundleFile(path: string): PolicyBundle {
 function readTrained(dir: string): TrainedPolicies {
   const path = join(dir, 'policies.json');
   if (!existsSync(path)) throw new KarmaError('no policies.json in the directory', { where: dir, hint: 'pass the --out directory of `karma-hpa train`' });
-  const doc = JSON.parse(readFileSync(path, 'utf8')) as { format?: string; method: string; roleMode: RoleMode; organisation: unknown; agents: AgentPolicy[]; hpaBase?: HpaTuning };
+  const doc = JSON.parse(readFileSync(path, 'utf8')) as { format?: string; method: string; roleMode: RoleMode; organisation: unknown; agents: AgentPolicy[]; hpaBase?: HpaBase };
   if (doc.format !== TRAINING_FORMAT) throw new KarmaError(`not trained policies (format "${String(doc.format)}")`, { where: path });
   return { method: doc.method, roleMode: doc.roleMode, organisation: validateOrganisation(doc.organisation, path), agents: doc.agents, history: [], wallMs: 0, envSteps: 0, converged: false, ...(doc.hpaBase ? { hpaBase: doc.hpaBase } : {}) };
 }

@@ -44,6 +44,7 @@ export function generatePlan(args: ParsedArgs, io: Io): GeneratePlan {
     topology,
     scenarios: scenarios.length > 0 ? scenarios : [...TRAINING_SCENARIOS],
     organisation: stringOpt(args, 'organisation', NAME) ?? 'default',
+    hpaBase: hpaBaseOption(stringOpt(args, 'hpa-base', NAME)),
     seed,
     training: {
       iterations: intOpt(args, 'iterations', NAME, budget.iterations, 1, 100_000),
@@ -67,6 +68,12 @@ export function generatePlan(args: ParsedArgs, io: Io): GeneratePlan {
   };
 }
 
+function hpaBaseOption(value: string | undefined): GeneratePlan['hpaBase'] {
+  if (value === undefined || value === 'tuned') return 'tuned';
+  if (value === 'topology') return 'topology';
+  throw new KarmaError(`--hpa-base must be "tuned" or "topology", got "${value}"`, { where: `karma-hpa ${NAME}` });
+}
+
 export const generateCommand: Command = {
   name: NAME,
   summary: 'the whole job: model → train → evaluate → analyze → bundle → publish a PolicyBundle into a GitOps repository',
@@ -76,6 +83,7 @@ export const generateCommand: Command = {
     scenarios: { type: 'string', multiple: true, valueName: 'S', description: `training and evaluation scenarios (default ${TRAINING_SCENARIOS.join(',')})` },
     traces: { type: 'string', valueName: 'DIR|MAPPING.yaml', description: 'also fit the twin from these traces (Model phase) and record its digest, trace digests and fidelity' },
     organisation: { type: 'string', valueName: 'FILE', default: 'default', description: 'organisation YAML, or "default" (the paper\'s four roles)' },
+    'hpa-base': { type: 'string', valueName: 'tuned|topology', default: 'tuned', description: 'the HPA spec the agents act through: the tuned HPA (grid search on the training scenarios; written beside the bundle as hpa/*.yaml) or the topology\'s own HPAs' },
     seed: { type: 'string', valueName: 'N', default: '1', description: 'master seed of training, analysis and the fitted twin; same seed and inputs → same bundle' },
     // No parser defaults where --quick changes the default: a parser default would hide whether the option was given.
     iterations: { type: 'string', valueName: 'N', description: `MAPPO training iterations, all run (default ${DEFAULT_TRAINING_BUDGET.iterations}; --quick: ${QUICK_TRAINING_BUDGET.iterations})` },

@@ -7,6 +7,7 @@
  */
 import { mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
+import { stringify as stringifyYaml } from 'yaml';
 import { canonicalPrettyJson, digestOf, withoutNonFinite } from '../../policies/canonical.ts';
 import { KarmaError } from '../../policies/errors.ts';
 import { loadOrganisation } from '../../policies/organisation.ts';
@@ -30,10 +31,11 @@ import {
   type MethodBuildContext, type SummaryRow, type TrainedPolicies,
 } from '../train/evaluation.ts';
 import { DEFAULT_MAPPO_CONFIG, type MappoConfig } from '../train/mappo.ts';
+import { withHpaBase } from '../train/hpa-design.ts';
 import { loadScenario, type Scenario } from '../twin/scenario.ts';
 import { loadTopology, type Topology } from '../twin/topology.ts';
 import {
-  agentsWithRules, evaluationSummary, guardsFromTopology, hpaNameOf, provenanceOf, simulationDigest, targetsFromTopology,
+  agentsWithRules, evaluationSummary, guardsFromTopology, hpaNameOf, proposedHpas, provenanceOf, simulationDigest, targetsFromTopology,
 } from './bundle-input.ts';
 import type { GeneratePlan } from './plan.ts';
 import { latestPublishedBundle } from './published.ts';
@@ -133,8 +135,15 @@ export async function runGenerate(plan: GeneratePlan, io: Io): Promise<GenerateR
       targets: targetsFromTopology(twin.topology, plan.namespace),
       provenance: provenanceOf({ generatorVersion: pkg.version, twinDigest: twin.twinDigest, traceDigests: twin.traceDigests, organisation: trained.organisation, seeds: [plan.seed] }),
       evaluation: evaluationSummary(rows),
+      ...(trained.hpaBase ? { hpaBase: trained.hpaBase } : {}),
       previous: previous?.bundle,
     });
+    // The governed HPAs as the agents were trained to act through them, for Git beside the bundle.
+    if (trained.hpaBase) {
+      for (const hpa of proposedHpas(withHpaBase(twin.topology, trained.hpaBase), plan.namespace)) {
+        writeFile(join(bundleDir, 'hpa', `${(hpa.metadata as { name: string }).name}.yaml`), stringifyYaml(hpa));
+      }
+    }
     const text = canonicalPrettyJson(bundle);
     const path = join(bundleDir, 'bundle.json');
     writeFile(path, text);
@@ -268,13 +277,14 @@ async function trainStage(plan: GeneratePlan, io: Io, organisation: ReturnType<t
   const progress = new Progress(io, '  train', config.iterations);
   const trained = await trainPolicies({
     topology: plan.topology, scenarios: plan.scenarios, organisation: setup.organisation, roleMode: setup.roleMode, cwd: io.cwd, config,
-    workers: plan.workers, method: 'mas', checkpointPath: join(dir, 'checkpoint.json'), now: io.now,
+    workers: plan.workers, method: 'mas', checkpointPath: join(dir, 'checkpoint.json'), now: io.now, hpaBase: plan.hpaBase === 'tuned' ? 'tuned' : 'default',
     onIteration: (log) => progress.update(log.iteration + 1, `return ${log.meanReturn.toFixed(1)}, success ${((log.summary.successRate ?? NaN) * 100).toFixed(1)} %`),
   });
   progress.finish();
   writeFile(join(dir, 'policies.json'), canonicalPrettyJson({
     format: TRAINING_FORMAT, method: 'mas', topology: plan.topology, scenarios: plan.scenarios, roleMode: trained.roleMode,
     organisation: trained.organisation, organisationDigest: digestOf(trained.organisation), seeds: [plan.seed], config, agents: trained.agents,
+    ...(trained.hpaBase ? { hpaBase: trained.hpaBase } : {}),
   }));
   writeFile(join(dir, 'curves.json'), canonicalPrettyJson({ method: 'mas', converged: trained.converged, iterations: trained.history }));
   return trained;
@@ -303,7 +313,7 @@ function analyzeStage(plan: GeneratePlan, app: string, twin: TwinStage, trained:
     topology: twin.topology,
     scenarios: twin.scenarios,
     seeds: evaluationSeeds(Math.min(plan.analysisSeeds, plan.evaluationSeeds)),
-    trained: [{ name: 'mas', organisation: trained.organisation, agents: trained.agents, roleMode: trained.roleMode }],
+    trained: [{ name: 'mas', organisation: trained.organisation, agents: trained.agents, roleMode: trained.roleMode, hpaBase: trained.hpaBase }],
   });
   writeFile(join(dir, 'trajectories', 'recorded.json'), serialiseTrajectories(episodes, `mas and default-hpa in ${twin.topology.name}`));
   // The run directory the analysis reads (generator/analyze/README.md): policies, curves, evaluation, fidelity.
@@ -328,6 +338,7 @@ function analyzeStage(plan: GeneratePlan, app: string, twin: TwinStage, trained:
     seed: plan.seed,
     training: plan.training,
     evaluationSeeds: evaluationSeeds(plan.evaluationSeeds),
+    ...(trained.hpaBase ? { hpaBase: trained.hpaBase } : {}),
   })}`;
   // Only this run's files may be published: plots of an earlier run into the same directory would be.
   rmSync(bundleDir, { recursive: true, force: true });

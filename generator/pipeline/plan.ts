@@ -69,6 +69,12 @@ export interface GeneratePlan {
   scenarios: string[];
   /** Organisation file, or "default". */
   organisation: string;
+  /**
+   * The HPA spec the agents act through: 'tuned' (the tuned HPA's CPU target and behavior, found by grid
+   * search on the training scenarios, proposed beside the bundle as hpa/*.yaml) or 'topology' (the HPAs as
+   * the topology defines them).
+   */
+  hpaBase: 'tuned' | 'topology';
   seed: number;
   training: TrainingBudget;
   workers: number;

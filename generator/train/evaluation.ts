@@ -10,6 +10,7 @@ import { meanConfidence95, type EpisodeMetrics } from '../twin/metrics.ts';
 import { loadScenario, type Scenario } from '../twin/scenario.ts';
 import { loadTopology, type Topology } from '../twin/topology.ts';
 import { clairvoyant, defaultHpa, kedaLike, runEpisode, staticMax, trainedAgents, tunedHpa, tuneHpa, type HpaTuning, type Method } from './baselines/index.ts';
+import { hpaBaseOf, type HpaBase } from './hpa-design.ts';
 import { exportAgentPolicies } from './export.ts';
 import { EVALUATION_SEED_BASE, type IterationLog, type MappoConfig } from './mappo.ts';
 import { runTraining } from './trainer.ts';
@@ -67,7 +68,7 @@ export interface TrainedPolicies {
   /** The cost constraint's reference (tuning and per-scenario budgets) and the multiplier training ended with. */
   costConstraint?: { reference: string; tuning: HpaTuning; budgets: Record<string, number>; finalMultiplier: number };
   /** The HPA spec the agents were trained on (absent: the topology's own). */
-  hpaBase?: HpaTuning;
+  hpaBase?: HpaBase;
 }
 
 export interface TrainRequest {
@@ -114,7 +115,7 @@ export async function trainPolicies(req: TrainRequest): Promise<TrainedPolicies>
   let config = req.config;
   let constraint: TrainedPolicies['costConstraint'];
   const reference = req.organisation.costConstraint || req.hpaBase === 'tuned' ? costBudgets(req.topology, req.scenarios, req.cwd) : undefined;
-  if (req.hpaBase === 'tuned') options.hpaBase = reference!.tuning;
+  if (req.hpaBase === 'tuned') options.hpaBase = hpaBaseOf(reference!.tuning);
   if (req.organisation.costConstraint) {
     const { tuning, budgets } = reference!;
     options.costBudgets = budgets;

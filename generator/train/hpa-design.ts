@@ -2,7 +2,10 @@
  * HPA specs the product can propose as the base its agents act on: a CPU utilisation target and a
  * `behavior` preset, searched by the tuned-HPA baseline (baselines/index.ts) on the training scenarios.
  */
+import type { HpaBase } from '../../policies/bundle.ts';
 import type { Topology } from '../twin/topology.ts';
+
+export type { HpaBase };
 
 /** HPA parameters the tuned baseline searches over. */
 export interface HpaTuning {
@@ -24,16 +27,26 @@ export const HPA_BEHAVIORS: Record<HpaTuning['behavior'], Record<string, unknown
   },
 };
 
-/** The topology with every service's HPA set to the tuning (CPU target and behavior preset). */
-export function withHpaTuning(t: Topology, tuning: HpaTuning): Topology {
+/** The bundle's record (`spec.hpaBase`) of a tuning. */
+export function hpaBaseOf(tuning: HpaTuning): HpaBase {
+  const b = HPA_BEHAVIORS[tuning.behavior];
+  return { source: 'tuned-hpa', cpuTargetPercent: tuning.cpuTargetPercent, ...(b ? { behavior: structuredClone(b) as HpaBase['behavior'] } : {}) };
+}
+
+/** The topology with every service's HPA set to the base's CPU target and behavior. */
+export function withHpaBase(t: Topology, base: HpaBase): Topology {
   const copy = structuredClone(t);
   for (const s of copy.services) {
-    s.hpa.metrics = [{ type: 'Resource', resource: { name: 'cpu', target: { type: 'Utilization', averageUtilization: tuning.cpuTargetPercent } } }];
-    const b = HPA_BEHAVIORS[tuning.behavior];
-    if (b) s.hpa.behavior = structuredClone(b);
+    s.hpa.metrics = [{ type: 'Resource', resource: { name: 'cpu', target: { type: 'Utilization', averageUtilization: base.cpuTargetPercent } } }];
+    if (base.behavior) s.hpa.behavior = structuredClone(base.behavior) as Record<string, unknown>;
     else delete s.hpa.behavior;
   }
   return copy;
+}
+
+/** The topology with every service's HPA set to the tuning (CPU target and behavior preset). */
+export function withHpaTuning(t: Topology, tuning: HpaTuning): Topology {
+  return withHpaBase(t, hpaBaseOf(tuning));
 }
 
 /** The grid the tuned HPA searches. */

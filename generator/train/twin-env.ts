@@ -18,7 +18,7 @@ import { DEFAULT_RESILIENCE_WEIGHTS as TWIN_WEIGHTS } from '../twin/metrics.ts';
 import { F } from '../twin/series.ts';
 import { createSimulation, type AdversarySetting, type Simulation } from '../twin/simulation.ts';
 import { loadTopology, type Topology } from '../twin/topology.ts';
-import { withHpaTuning, type HpaTuning } from './hpa-design.ts';
+import { withHpaBase, type HpaBase } from './hpa-design.ts';
 import type { MarlAgentSpec, MarlEnv, MarlEnvSpec, MarlObservation, MarlStepResult } from './env.ts';
 
 /** How roles take part in training (the ablation): hard masks + soft shaping, all shaping, or none. */
@@ -51,8 +51,8 @@ export interface TwinEnvOptions {
    * summary its `costRatio` to this budget.
    */
   costBudgets?: Record<string, number>;
-  /** The HPA spec the agents act on (CPU target and behavior preset); default: the topology's own HPAs. */
-  hpaBase?: HpaTuning;
+  /** The HPA spec the agents act on (CPU target and behavior); default: the topology's own HPAs. */
+  hpaBase?: HpaBase;
 }
 
 /** The twin's resilience weights (metrics.ts), in the organisation's naming: one source of the defaults. */
@@ -150,7 +150,7 @@ export class TwinEnv implements MarlEnv {
   constructor(opts: TwinEnvOptions) {
     this.opts = opts;
     const topology = loadTopology(opts.topology, opts.cwd);
-    this.topology = opts.hpaBase ? withHpaTuning(topology, opts.hpaBase) : topology;
+    this.topology = opts.hpaBase ? withHpaBase(topology, opts.hpaBase) : topology;
     this.scenarios = opts.scenarios.map((s) => loadScenario(s, opts.cwd, { topology: this.topology.name }));
     const org = validateOrganisation(opts.organisation);
     this.bound = bindOrganisation(org, topologyServices(this.topology));

@@ -15,10 +15,10 @@ import { F } from '../../twin/series.ts';
 import { createSimulation, type AutoscalerMode, type Simulation } from '../../twin/simulation.ts';
 import type { EpisodeMetrics } from '../../twin/metrics.ts';
 import type { Topology } from '../../twin/topology.ts';
-import { hpaGrid, withHpaTuning, type HpaTuning } from '../hpa-design.ts';
+import { hpaGrid, withHpaBase, withHpaTuning, type HpaBase, type HpaTuning } from '../hpa-design.ts';
 import { topologyServices, twinGuards, type RoleMode } from '../twin-env.ts';
 
-export { HPA_BEHAVIORS, hpaGrid, withHpaTuning, type HpaTuning } from '../hpa-design.ts';
+export { HPA_BEHAVIORS, hpaGrid, withHpaTuning, type HpaBase, type HpaTuning } from '../hpa-design.ts';
 
 export interface Method {
   name: string;
@@ -152,11 +152,11 @@ export function clairvoyant(targetShare = 0.7): Method {
  * mask → greedy decision; decisions for a service are combined (combineDecisions) and become HPA
  * bounds through applyDecision.
  */
-export function trainedAgents(name: string, organisation: Organisation, agents: AgentPolicy[], roleMode: RoleMode, maxStep = 3, hpaBase?: HpaTuning): Method {
+export function trainedAgents(name: string, organisation: Organisation, agents: AgentPolicy[], roleMode: RoleMode, maxStep = 3, hpaBase?: HpaBase): Method {
   const org = validateOrganisation(organisation);
   return {
     name,
-    ...(hpaBase ? { topology: (t: Topology) => withHpaTuning(t, hpaBase) } : {}),
+    ...(hpaBase ? { topology: (t: Topology) => withHpaBase(t, hpaBase) } : {}),
     controller: (sim, { topology }) => {
       const bound = bindOrganisation(org, topologyServices(topology));
       const history: ClusterSnapshot[] = [];

@@ -13,6 +13,7 @@ import { EVALUATION_SEED_BASE } from '../../../generator/train/mappo.ts';
 import { loadScenario } from '../../../generator/twin/scenario.ts';
 import { loadTopology } from '../../../generator/twin/topology.ts';
 import { captureIo } from '../../support/io.ts';
+import { validateManifestsYaml } from '../../support/manifests.ts';
 import { gitCli, tempDir } from '../publish/support.ts';
 
 const COMMIT_TIME = '2026-01-02T03:04:05Z';
@@ -63,6 +64,9 @@ describe('karma-hpa generate', () => {
     expect(files.some((f) => f.startsWith(`${dirInRepo}/plots/`) && f.endsWith('.svg'))).toBe(true);
     expect(files).toContain('clusters/default/argocd/kustomization.yaml');
     expect(files.filter((f) => f.endsWith('stale.svg'))).toEqual([]);
+    // The governed HPAs on the tuned base the agents were trained on, valid autoscaling/v2 objects.
+    const hpaFiles = files.filter((f) => f.startsWith(`${dirInRepo}/hpa/`));
+    expect(hpaFiles.map((f) => f.slice(dirInRepo.length + 5)).sort()).toEqual(['a.yaml', 'b.yaml', 'c.yaml', 'd.yaml']);
     expect(existsSync(join(work, 'run', 'bundle', 'plots', 'stale.svg'))).toBe(false);
 
     // The bundle: valid, the one committed, shaped by the topology and the run.
@@ -90,6 +94,15 @@ describe('karma-hpa generate', () => {
       seeds: [1],
     });
     expect(bundle.spec.agents.map((a) => a.name).sort()).toEqual(organisation.agents.map((a) => a.name).sort());
+    expect(bundle.spec.hpaBase).toMatchObject({ source: 'tuned-hpa' });
+    for (const f of hpaFiles) {
+      const [hpa] = validateManifestsYaml(gitCli(repo, 'show', `refs/heads/${ref('1.0.0')}:${f}`), f) as { kind: string; metadata: { labels: Record<string, string> }; spec: { metrics: { resource: { target: { averageUtilization: number } } }[]; behavior?: unknown; scaleTargetRef: { name: string } } }[];
+      expect(hpa!.kind).toBe('HorizontalPodAutoscaler');
+      expect(hpa!.metadata.labels['karma-hpa.io/governed']).toBe('true');
+      expect(hpa!.spec.metrics[0]!.resource.target.averageUtilization).toBe(bundle.spec.hpaBase!.cpuTargetPercent);
+      expect(hpa!.spec.behavior).toEqual(bundle.spec.hpaBase!.behavior);
+      expect(bundle.spec.targets.map((x) => x.hpaName)).toContain(hpa!.spec.scaleTargetRef.name);
+    }
     for (const a of bundle.spec.agents) expect(a.ruleFidelity).toBeGreaterThanOrEqual(0);
     expect(bundle.spec.agents.some((a) => (a.rules ?? []).length > 0)).toBe(true);
     const rows = bundle.spec.evaluation!.scenarios;
@@ -102,6 +115,7 @@ describe('karma-hpa generate', () => {
     const report = readFileSync(join(work, 'run', 'bundle', 'report.md'), 'utf8');
     expect(report).toContain('## Evaluation');
     expect(report).toContain('## Provenance');
+    expect(report).toContain(`| HPA the agents act through | tuned HPA: CPU ${bundle.spec.hpaBase!.cpuTargetPercent} %`);
     expect(report).toContain(bundle.spec.provenance.twinDigest);
     expect(readdirSync(join(work, 'run', 'bundle', 'plots')).filter((f) => f.endsWith('.svg')).length).toBeGreaterThan(0);
     for (const f of ['train/policies.json', 'train/curves.json', 'evaluation/summary.json', 'analysis/trajectories/recorded.json', 'bundle/pull-request.md']) {

@@ -60,6 +60,19 @@ describe('validateBundle', () => {
     expect(text).toContain('/spec/version: must match pattern');
   });
 
+  it('accepts an HPA base the agents were trained on, and names what is wrong in one', () => {
+    const withBase = (hpaBase: unknown): PolicyBundle => {
+      const b = example();
+      return sealBundle({ ...b, spec: { ...b.spec, hpaBase } as PolicyBundle['spec'] });
+    };
+    const good = validateBundle(withBase({ source: 'tuned-hpa', cpuTargetPercent: 60, behavior: { scaleDown: { stabilizationWindowSeconds: 60 }, scaleUp: { selectPolicy: 'Max', policies: [{ type: 'Pods', value: 4, periodSeconds: 15 }] } } }));
+    expect(good.ok ? [] : good.errors).toEqual([]);
+    const bad = validateBundle(withBase({ source: 'tuned-hpa', cpuTargetPercent: 0, behavior: { scaleDown: { policies: [{ type: 'Replicas', value: 1, periodSeconds: 15 }] } } }));
+    const text = !bad.ok ? bad.errors.join('\n') : '';
+    expect(text).toContain('/spec/hpaBase/cpuTargetPercent: must be >= 1');
+    expect(text).toContain('/spec/hpaBase/behavior/scaleDown/policies/0/type: must be one of "Pods", "Percent"');
+  });
+
   it('checks what the schema cannot: sizes agree, names unique, bounds ordered', () => {
     const b = example();
     b.spec.agents[0]!.observation.mean.pop();
@@ -146,6 +159,7 @@ describe('nextVersion', () => {
     ['observation features changed', (s) => { s.agents[0]!.observation.features[0] = 'errorRate'; }, '3.0.0'],
     ['organisation changed', (s) => { s.organisation.description = 'other'; }, '3.0.0'],
     ['agent removed', (s) => { s.agents.pop(); }, '3.0.0'],
+    ['HPA base added', (s) => { s.hpaBase = { source: 'tuned-hpa', cpuTargetPercent: 60 }; }, '3.0.0'],
     ['weights and features changed', (s) => { s.agents[0]!.observation.features.reverse(); s.agents[1]!.network.activation = 'relu'; }, '3.0.0'],
   ];
   it.each(cases)('%s', (_label, change, expected) => {

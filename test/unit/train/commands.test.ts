@@ -50,6 +50,35 @@ describe('karma-hpa train / evaluate', () => {
       rmSync(dir, { recursive: true, force: true });
     }
   });
+  it('trains on the tuned HPA base under a cost constraint and evaluates on that base', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'karma-train-base-'));
+    try {
+      const org = readFileSync(new URL('../../../policies/organisations/default.yaml', import.meta.url), 'utf8');
+      writeFileSync(join(dir, 'org.yaml'), `${org.replace(/^(credit|combination|costConstraint):.*\n/gm, '')}\ncostConstraint: { reference: tuned-hpa, ratio: 1.1 }\n`);
+      const io = capture(dir);
+      const code = await main(['train', '--topology', 'chained-services', '--scenarios', fixture, '--organisation', 'org.yaml', '--hpa-base', 'tuned', '--seed', '3', '--out', 'run', '--iterations', '2', '--episodes', '2', '--workers', '1'], io);
+      expect(code, io.stderr.join('')).toBe(0);
+      // Progress shows the cost against its budget and the multiplier.
+      expect(io.stderr.join('')).toMatch(/cost \d+\.\d\d× budget \(λ \d+\.\d\d\)/);
+      const policies = JSON.parse(readFileSync(join(dir, 'run', 'policies.json'), 'utf8')) as {
+        hpaBase: { source: string; cpuTargetPercent: number }; costConstraint: { tuning: { cpuTargetPercent: number }; budgets: Record<string, number> }; config: { costConstraint: { ratio: number } };
+      };
+      expect(policies.hpaBase.source).toBe('tuned-hpa');
+      expect(policies.hpaBase.cpuTargetPercent).toBe(policies.costConstraint.tuning.cpuTargetPercent);
+      expect(policies.costConstraint.budgets['short-ddos']).toBeGreaterThan(0);
+      expect(policies.config.costConstraint.ratio).toBe(1.1);
+      const curves = JSON.parse(readFileSync(join(dir, 'run', 'curves.json'), 'utf8')) as { iterations: { costRatio: number; costMultiplier: number }[] };
+      expect(curves.iterations[0]!.costMultiplier).toBe(0);
+      expect(curves.iterations[1]!.costMultiplier).toBeCloseTo(Math.max(0, 2 * (curves.iterations[0]!.costRatio - 1.1)), 9);
+      const io2 = capture(dir);
+      expect(await main(['evaluate', '--topology', 'chained-services', '--scenarios', fixture, '--methods', 'mas', '--policies', 'run', '--seeds', '1', '--json'], io2)).toBe(0);
+      const io3 = capture(dir);
+      expect(await main(['train', '--topology', 'chained-services', '--scenarios', fixture, '--hpa-base', 'fast', '--out', 'x'], io3)).toBe(2);
+      expect(io3.stderr.join('')).toMatch(/--hpa-base must be "default" or "tuned", got "fast"/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
   it('names a bad method and a missing option', async () => {
     const io = capture(tmpdir());
     expect(await main(['evaluate', '--topology', 'chained-services', '--scenarios', fixture, '--methods', 'magic'], io)).toBe(2);

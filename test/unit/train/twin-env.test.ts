@@ -6,7 +6,8 @@ import { encodeWeights } from '../../../policies/network.ts';
 import { goalTerm, missionReward, operationalResilience, TwinEnv, type PeriodMetrics } from '../../../generator/train/twin-env.ts';
 import { loadTopology } from '../../../generator/twin/topology.ts';
 import { loadScenario } from '../../../generator/twin/scenario.ts';
-import { clairvoyant, defaultHpa, kedaLike, runEpisode, staticMax, tunedHpa } from '../../../generator/train/baselines/index.ts';
+import { clairvoyant, defaultHpa, kedaLike, runEpisode, staticMax, trainedAgents, tunedHpa } from '../../../generator/train/baselines/index.ts';
+import { hpaBaseOf } from '../../../generator/train/hpa-design.ts';
 
 const fixture = new URL('../../fixtures/train/short-ddos.yaml', import.meta.url).pathname;
 const organisation = loadOrganisation('default');
@@ -166,5 +167,15 @@ describe('baselines', () => {
     expect(t.services[0]!.hpa.metrics).toEqual([{ type: 'Resource', resource: { name: 'cpu', target: { type: 'Utilization', averageUtilization: 40 } } }]);
     expect(t.services[0]!.hpa.behavior).toHaveProperty('scaleDown');
     expect(topology.services[0]!.hpa.behavior).toBeUndefined();
+  });
+  it('trained agents run on the HPA base they were trained on, and the environment trains on it', () => {
+    const base = hpaBaseOf({ cpuTargetPercent: 50, behavior: 'fast-both' });
+    expect(trainedAgents('mas', organisation, [], 'hard').topology).toBeUndefined();
+    const t = trainedAgents('mas', organisation, [], 'hard', 3, base).topology!(topology);
+    expect(t.services.map((s) => s.hpa.metrics)).toEqual(topology.services.map(() => [{ type: 'Resource', resource: { name: 'cpu', target: { type: 'Utilization', averageUtilization: 50 } } }]));
+    expect(t.services[3]!.hpa.behavior).toEqual(base.behavior);
+    const env = new TwinEnv({ ...options, hpaBase: base });
+    expect(env.topology.services[0]!.hpa.behavior).toEqual(base.behavior);
+    expect(new TwinEnv(options).topology.services[0]!.hpa.behavior).toBeUndefined();
   });
 });
