@@ -95,6 +95,12 @@ describe('organisation errors', () => {
     const msg = errorOf(() => bindOrganisation(org, { services: chained.services.map((s) => ({ ...s, critical: true })) }));
     expect(msg).toMatch(/selector "nonCritical" matches no service/);
   });
+  it('a cost constraint without a positive ratio or with an unknown reference, an unknown credit or tie rule', () => {
+    expect(errorOf(() => parseOrganisation(mutated((o) => { o.costConstraint = { reference: 'tuned-hpa', ratio: 0 }; }), 'org.yaml'))).toMatch(/\/costConstraint\/ratio \(line \d+:\d+\): must be > 0/);
+    expect(errorOf(() => parseOrganisation(mutated((o) => { (o.costConstraint as unknown as { reference: string }).reference = 'static-max'; }), 'org.yaml'))).toMatch(/\/costConstraint\/reference .*must be one of "tuned-hpa"/);
+    expect(errorOf(() => parseOrganisation(mutated((o) => { (o as unknown as { credit: string }).credit = 'team'; }), 'org.yaml'))).toMatch(/\/credit .*must be one of "agent", "service"/);
+    expect(errorOf(() => parseOrganisation(mutated((o) => { o.combination = { ties: 'down' as never }; }), 'org.yaml'))).toMatch(/\/combination\/ties .*must be one of "up", "awayFromZero"/);
+  });
   it('an adversary with the wrong number of levels', () => {
     expect(errorOf(() => parseOrganisation(mutated((o) => { o.adversary!.rateMultipliers = [1, 2]; }), 'org.yaml'))).toMatch(/needs exactly 5 levels/);
   });

@@ -64,7 +64,8 @@ describe('planHpa', () => {
 
   it('combines a cut and a hold with the organisation\'s tie rounding, as in training', () => {
     const split = [verdict(-1), { ...verdict(0), agent: 'other' }];
-    expect(planHpa(input({ verdicts: split })).kind).toBe('unchanged');
+    const up = { ...bundle.spec.organisation, combination: { ties: 'up' as const } };
+    expect(planHpa(input({ verdicts: split, bundle: { ...bundle, spec: { ...bundle.spec, organisation: up } } })).kind).toBe('unchanged');
     const org = { ...bundle.spec.organisation, combination: { ties: 'awayFromZero' as const } };
     const plan = planHpa(input({ verdicts: split, bundle: { ...bundle, spec: { ...bundle.spec, organisation: org } } }));
     expect(plan.kind).toBe('apply');

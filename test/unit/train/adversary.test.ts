@@ -17,7 +17,8 @@ import { captureIo } from '../../support/io.ts';
 const fixture = new URL('../../fixtures/train/short-ddos.yaml', import.meta.url).pathname;
 const base = loadOrganisation('default');
 const armed = (adversary: Partial<NonNullable<Organisation['adversary']>> = {}): Organisation => ({ ...base, adversary: { ...base.adversary!, enabled: true, ...adversary } });
-const optionsFor = (organisation: Organisation) => ({ topology: 'chained-services', scenarios: [fixture], organisation, roleMode: 'hard' as const, cwd: process.cwd() });
+// The default organisation's cost constraint needs the reference cost of the scenario (any positive value here).
+const optionsFor = (organisation: Organisation) => ({ topology: 'chained-services', scenarios: [fixture], organisation, roleMode: 'hard' as const, cwd: process.cwd(), costBudgets: { 'short-ddos': 1500 } });
 
 /** Every agent holds (action index 3 = no change); the adversary plays `attack`. */
 function holdActions(env: TwinEnv, attack: number): number[][] {
