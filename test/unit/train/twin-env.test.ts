@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { loadOrganisation } from '../../../policies/organisation.ts';
+import { loadOrganisation, type Organisation } from '../../../policies/organisation.ts';
 import { runTraining } from '../../../generator/train/trainer.ts';
 import { DEFAULT_MAPPO_CONFIG } from '../../../generator/train/mappo.ts';
 import { encodeWeights } from '../../../policies/network.ts';
@@ -11,7 +11,8 @@ import { hpaBaseOf } from '../../../generator/train/hpa-design.ts';
 
 const fixture = new URL('../../fixtures/train/short-ddos.yaml', import.meta.url).pathname;
 // The default organisation without its credit, tie and cost settings: the mechanics below are about the plain case.
-const { credit: _credit, combination: _combination, costConstraint: _cost, ...organisation } = loadOrganisation('default');
+const { credit: _credit, combination: _combination, costConstraint: _cost, ...plain } = loadOrganisation('default');
+const organisation: Organisation = plain;
 const options = { topology: 'chained-services', scenarios: [fixture], organisation, roleMode: 'hard' as const, cwd: process.cwd() };
 
 function period(over: Partial<PeriodMetrics>): PeriodMetrics {
