@@ -95,7 +95,7 @@ export interface CostConstraint {
   reference: 'tuned-hpa';
   /** Allowed mean ratio of replica-seconds to the reference's (default 1). */
   ratio?: number;
-  /** Multiplier step per iteration per unit of excess ratio (default 2). */
+  /** Multiplier step per iteration per unit of excess ratio (default 0.25). */
   learningRate?: number;
   /** Upper bound of the multiplier (default 20). */
   maxMultiplier?: number;

@@ -278,7 +278,8 @@ async function trainStage(plan: GeneratePlan, io: Io, organisation: ReturnType<t
   const trained = await trainPolicies({
     topology: plan.topology, scenarios: plan.scenarios, organisation: setup.organisation, roleMode: setup.roleMode, cwd: io.cwd, config,
     workers: plan.workers, method: 'mas', checkpointPath: join(dir, 'checkpoint.json'), now: io.now, hpaBase: plan.hpaBase === 'tuned' ? 'tuned' : 'default',
-    onIteration: (log) => progress.update(log.iteration + 1, `return ${log.meanReturn.toFixed(1)}, success ${((log.summary.successRate ?? NaN) * 100).toFixed(1)} %`),
+    onIteration: (log) => progress.update(log.iteration + 1, `return ${log.meanReturn.toFixed(1)}, success ${((log.summary.successRate ?? NaN) * 100).toFixed(1)} %`
+      + (log.costRatio !== undefined ? `, cost ${log.costRatio.toFixed(2)}× budget (λ ${log.costMultiplier!.toFixed(2)})` : '')),
   });
   progress.finish();
   writeFile(join(dir, 'policies.json'), canonicalPrettyJson({

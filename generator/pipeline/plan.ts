@@ -25,8 +25,9 @@ export interface TrainingBudget {
  * 2-core machine (generator/pipeline/README.md): an iteration of 10 episodes over the five scenarios
  * takes 2–4 s, so training takes 2–4 minutes and the whole run stays well under ten.
  */
+/** 150 iterations: the cost constraint's multiplier needs about 100 to settle (generator/train/README.md). */
 export const DEFAULT_TRAINING_BUDGET: TrainingBudget = {
-  iterations: DEFAULT_MAPPO_CONFIG.iterations,
+  iterations: 150,
   episodesPerIteration: DEFAULT_MAPPO_CONFIG.episodesPerIteration,
   calibrationEpisodes: DEFAULT_MAPPO_CONFIG.calibrationEpisodes,
 };

@@ -104,10 +104,10 @@ export function costBudgets(topologyName: string, scenarioNames: string[], cwd: 
   return { tuning, budgets };
 }
 
-/** MAPPO's cost constraint from the organisation's (defaults: ratio 1, learning rate 2, multiplier ≤ 20). */
+/** MAPPO's cost constraint from the organisation's (defaults: ratio 1, learning rate 0.25, multiplier ≤ 20). */
 export function costConstraintConfig(org: Organisation): MappoConfig['costConstraint'] {
   const c = org.costConstraint;
-  return c ? { ratio: c.ratio ?? 1, learningRate: c.learningRate ?? 2, maxMultiplier: c.maxMultiplier ?? 20 } : null;
+  return c ? { ratio: c.ratio ?? 1, learningRate: c.learningRate ?? 0.25, maxMultiplier: c.maxMultiplier ?? 20 } : null;
 }
 
 export async function trainPolicies(req: TrainRequest): Promise<TrainedPolicies> {

@@ -69,7 +69,7 @@ describe('karma-hpa train / evaluate', () => {
       expect(policies.config.costConstraint.ratio).toBe(1.1);
       const curves = JSON.parse(readFileSync(join(dir, 'run', 'curves.json'), 'utf8')) as { iterations: { costRatio: number; costMultiplier: number }[] };
       expect(curves.iterations[0]!.costMultiplier).toBe(0);
-      expect(curves.iterations[1]!.costMultiplier).toBeCloseTo(Math.max(0, 2 * (curves.iterations[0]!.costRatio - 1.1)), 9);
+      expect(curves.iterations[1]!.costMultiplier).toBeCloseTo(Math.max(0, 0.25 * (curves.iterations[0]!.costRatio - 1.1)), 9);
       const io2 = capture(dir);
       expect(await main(['evaluate', '--topology', 'chained-services', '--scenarios', fixture, '--methods', 'mas', '--policies', 'run', '--seeds', '1', '--json'], io2)).toBe(0);
       const io3 = capture(dir);
