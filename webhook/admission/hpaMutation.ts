@@ -3,6 +3,7 @@
  * agent decision, clamped to the bundle's guards, so that a GitOps re-sync and the sidecar do not
  * fight. Idempotent: mutating the output again yields no patch (reinvocationPolicy IfNeeded).
  */
+import { hpaBaseDrift } from '../../policies/hpa-base.ts';
 import type { PolicyBundle } from '../../policies/bundle.ts';
 import {
   BASE_SPEC_ANNOTATION, BUNDLE_ANNOTATION, DECISION_ANNOTATION, PAUSED_ANNOTATION,
@@ -58,6 +59,13 @@ export function reviewHpaMutation(review: AdmissionReview, bundles: readonly Pol
 
   const warnings: string[] = [];
   if (gov.alsoClaimedBy.length > 0) warnings.push(`HPA also claimed by ${gov.alsoClaimedBy.join(', ')}; ${gov.bundleRef} governs it`);
+  const trainedOn = gov.bundle.spec.hpaBase;
+  const drift = trainedOn ? hpaBaseDrift(trainedOn, spec) : [];
+  if (drift.length > 0) {
+    // Warnings are kept within 120 characters each: a header, then one per difference.
+    warnings.push(`agents of ${gov.bundleRef} trained on another HPA spec; apply the bundle's hpa/*.yaml`);
+    warnings.push(...drift.map((d) => `HPA spec vs training: ${d}`));
+  }
 
   let decision: DecisionAnnotation | undefined;
   const decisionText = hpa.annotations[DECISION_ANNOTATION];

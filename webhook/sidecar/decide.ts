@@ -8,6 +8,7 @@ import { evaluateAgent, evaluateRules } from '../../policies/evaluator.ts';
 import { buildObservation, normaliseObservation } from '../../policies/observation.ts';
 import { roleActionMask, DEFAULT_ACTIONS, type Organisation } from '../../policies/organisation.ts';
 import { applyDecision, combineDecisions, type HpaBounds } from '../../policies/decision.ts';
+import { hpaBaseDrift } from '../../policies/hpa-base.ts';
 import {
   BASE_SPEC_ANNOTATION, BUNDLE_ANNOTATION, DECISION_ANNOTATION, PAUSED_ANNOTATION, bundleReference, formatBaseSpec, formatDecision,
   parseBaseSpec, parseDecision, type DecisionAnnotation,
@@ -152,7 +153,9 @@ export function planHpa(input: PlanInput): HpaPlan {
     annotations: { ...baseAnnotation, [DECISION_ANNOTATION]: formatDecision(decision), ...(bundleRef ? { [BUNDLE_ANNOTATION]: bundleRef } : {}) },
   });
   const boundsText = (b: HpaBounds) => `minReplicas ${b.minReplicas}${b.minReplicas !== current.minReplicas ? ` (was ${current.minReplicas})` : ''}, maxReplicas ${b.maxReplicas}${b.maxReplicas !== current.maxReplicas ? ` (was ${current.maxReplicas})` : ''}`;
-  const versionText = bundleRef ? ` [bundle ${bundleRef}]` : '';
+  // Decisions on an HPA other than the one the agents were trained on say so in every message.
+  const drift = bundle?.spec.hpaBase ? hpaBaseDrift(bundle.spec.hpaBase, hpa.spec) : [];
+  const versionText = `${bundleRef ? ` [bundle ${bundleRef}]` : ''}${drift.length > 0 ? ` [HPA spec differs from the one the agents were trained on: ${drift.join('; ')}]` : ''}`;
 
   if (annotations[PAUSED_ANNOTATION] === 'true' || bundle?.spec.paused === true) {
     const why = annotations[PAUSED_ANNOTATION] === 'true' ? `annotation ${PAUSED_ANNOTATION}` : 'spec.paused of the bundle';

@@ -4,6 +4,7 @@
  * the replica count it would set, its status conditions and the updated memory out.
  */
 import { KarmaError } from '../../../policies/errors.ts';
+import { DEFAULT_CPU_TARGET_PERCENT, DEFAULT_SCALE_DOWN_STABILIZATION_SECONDS } from '../../../policies/hpa-base.ts';
 import { quantityToMilli } from './quantity.ts';
 import {
   averageValueTargetReplicas,
@@ -35,12 +36,12 @@ export const DEFAULT_HPA_CONTROLLER_CONFIG: Readonly<HpaControllerConfig> = Obje
   tolerance: 0.1,
   cpuInitializationPeriodSeconds: 300,
   initialReadinessDelaySeconds: 30,
-  downscaleStabilizationSeconds: 300,
+  downscaleStabilizationSeconds: DEFAULT_SCALE_DOWN_STABILIZATION_SECONDS,
   metricWindowSeconds: 15,
 });
 
 /** The API server's default metric when none is given: CPU at 80 % of request. */
-export const DEFAULT_CPU_UTILIZATION = 80;
+export const DEFAULT_CPU_UTILIZATION = DEFAULT_CPU_TARGET_PERCENT;
 
 type CompiledMetric =
   | { kind: 'resourceUtilization'; resource: string; target: number; label: string }

@@ -4,6 +4,7 @@
  * the conditions and reasons the controller reports. Pure functions over the recommendation and
  * scale-event histories.
  */
+import { DEFAULT_SCALE_DOWN_POLICIES, DEFAULT_SCALE_UP_POLICIES } from '../../../policies/hpa-base.ts';
 import type { HpaBehavior, HpaScalingPolicy, TimestampedRecommendation, TimestampedScaleEvent } from './types.ts';
 
 /** `behavior` rules with every default filled in, as the API server and controller complete them. */
@@ -19,14 +20,8 @@ export interface ResolvedBehavior {
   scaleDown: ResolvedScalingRules;
 }
 
-export const DEFAULT_SCALE_UP_POLICIES: readonly HpaScalingPolicy[] = Object.freeze([
-  Object.freeze({ type: 'Pods', value: 4, periodSeconds: 15 }),
-  Object.freeze({ type: 'Percent', value: 100, periodSeconds: 15 }),
-]) as readonly HpaScalingPolicy[];
-
-export const DEFAULT_SCALE_DOWN_POLICIES: readonly HpaScalingPolicy[] = Object.freeze([
-  Object.freeze({ type: 'Percent', value: 100, periodSeconds: 15 }),
-]) as readonly HpaScalingPolicy[];
+// Kubernetes' behavior defaults, defined once beside the other autoscaling/v2 facts the product checks.
+export { DEFAULT_SCALE_DOWN_POLICIES, DEFAULT_SCALE_UP_POLICIES } from '../../../policies/hpa-base.ts';
 
 /** Legacy scale-up cap: max(2 × current, 4). */
 export const SCALE_UP_LIMIT_FACTOR = 2;

@@ -73,6 +73,15 @@ describe('planHpa', () => {
     expect(plan.bounds).toEqual({ minReplicas: 2, maxReplicas: 2 });
   });
 
+  it('says in its message when the HPA is not the spec the agents were trained on', () => {
+    const trainedOn = { ...bundle, spec: { ...bundle.spec, hpaBase: { source: 'tuned-hpa' as const, cpuTargetPercent: 60 } } };
+    const h = hpa();
+    h.spec = { ...h.spec, metrics: [{ type: 'Resource', resource: { name: 'cpu', target: { type: 'Utilization', averageUtilization: 75 } } }] };
+    expect(planHpa(input({ hpa: h, bundle: trainedOn })).message).toMatch(/\[HPA spec differs from the one the agents were trained on: CPU target 75 % \(trained on 60 %\)\]$/);
+    h.spec = { ...h.spec, metrics: [{ type: 'Resource', resource: { name: 'cpu', target: { type: 'Utilization', averageUtilization: 60 } } }] };
+    expect(planHpa(input({ hpa: h, bundle: trainedOn })).message).not.toMatch(/differs/);
+  });
+
   it('is deterministic: same input, same plan', () => {
     expect(JSON.stringify(planHpa(input()))).toBe(JSON.stringify(planHpa(input())));
   });

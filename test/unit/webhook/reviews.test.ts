@@ -91,6 +91,22 @@ describe('reviewHpaMutation', () => {
     expect(second.review.response.patch).toBeUndefined();
   });
 
+  it('warns when the HPA is not the spec the bundle\'s agents were trained on, one short warning per difference', () => {
+    const trainedOn = { ...bundles[0]!, spec: { ...bundles[0]!.spec, hpaBase: { source: 'tuned-hpa' as const, cpuTargetPercent: 60, behavior: { scaleDown: { stabilizationWindowSeconds: 60 } } } } };
+    const review = fixture('hpa-create-governed.json');
+    const warned = reviewHpaMutation(review, [trainedOn], NOW).review.response.warnings;
+    expect(warned).toEqual([
+      'agents of prod/checkout@1.2.0 trained on another HPA spec; apply the bundle\'s hpa/*.yaml',
+      'HPA spec vs training: CPU target 70 % (trained on 60 %)',
+      expect.stringMatching(/^HPA spec vs training: scale-down window 300 s, Max of 100 % per 15 s \(trained on window 60 s/),
+    ]);
+    for (const w of warned!) expect([...w].length).toBeLessThanOrEqual(120);
+    // The spec it was trained on: no warning.
+    const same = structuredClone(review);
+    (same.request.object as unknown as Obj).spec = { ...(same.request.object as unknown as Obj).spec, metrics: [{ type: 'Resource', resource: { name: 'cpu', target: { type: 'Utilization', averageUtilization: 60 } } }], behavior: { scaleDown: { stabilizationWindowSeconds: 60 } } };
+    expect(reviewHpaMutation(same, [trainedOn], NOW).review.response.warnings).toBeUndefined();
+  });
+
   it('uses a target\'s own guards (label selector target)', () => {
     const { after } = mutateTwice(fixture('hpa-create-cart-warn.json'));
     expect(after.spec).toMatchObject({ minReplicas: 2, maxReplicas: 6 });
