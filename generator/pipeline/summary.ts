@@ -96,7 +96,11 @@ export function formatGenerateSummary(r: GenerateResult, cwd: string): string {
     const delta = (mas.mean - base.mean) * 100;
     lines.push(`  success   MAS ${pct(mas.mean)} vs default HPA ${pct(base.mean)} (${delta >= 0 ? '+' : '−'}${Math.abs(delta).toFixed(1)} points), mean over ${mas.perScenario.length} scenario${mas.perScenario.length === 1 ? '' : 's'} × ${r.evaluation.seeds.length} evaluation seed${r.evaluation.seeds.length === 1 ? '' : 's'}`);
   }
-  if (mas && base) lines.push(`  cost      MAS ${mas.replicaSeconds.toFixed(0)} vs default HPA ${base.replicaSeconds.toFixed(0)} replica·s per episode (mean over scenarios)`);
+  const tuned = r.evaluation.success.find((s) => s.method === 'tuned-hpa');
+  if (mas && base) {
+    const vsTuned = tuned ? ` vs tuned HPA ${tuned.replicaSeconds.toFixed(0)} (MAS ${(mas.replicaSeconds / tuned.replicaSeconds).toFixed(2)} ×)` : '';
+    lines.push(`  cost      MAS ${mas.replicaSeconds.toFixed(0)} vs default HPA ${base.replicaSeconds.toFixed(0)}${vsTuned} replica·s per episode (mean over scenarios)`);
+  }
   const methods = r.evaluation.success;
   const width = Math.max(10, ...r.scenarios.map((s) => s.length)) + 2;
   lines.push(`            ${'scenario'.padEnd(width)}${methods.map((m) => label(m.method).padEnd(18)).join('').trimEnd()}`);

@@ -8,7 +8,7 @@ import { main } from '../../../generator/cli/main.ts';
 import { generateCommand } from '../../../generator/commands/generate.ts';
 import { simulationDigest } from '../../../generator/pipeline/bundle-input.ts';
 import { GENERATE_STAGES } from '../../../generator/pipeline/generate.ts';
-import type { GenerateResult } from '../../../generator/pipeline/summary.ts';
+import { formatGenerateSummary, type GenerateResult } from '../../../generator/pipeline/summary.ts';
 import { EVALUATION_SEED_BASE } from '../../../generator/train/mappo.ts';
 import { loadScenario } from '../../../generator/twin/scenario.ts';
 import { loadTopology } from '../../../generator/twin/topology.ts';
@@ -44,6 +44,12 @@ describe('karma-hpa generate', () => {
     mkdirSync(join(work, 'run', 'bundle', 'plots'), { recursive: true });
     writeFileSync(join(work, 'run', 'bundle', 'plots', 'stale.svg'), '<svg xmlns="http://www.w3.org/2000/svg"/>');
     const r = await generate(work, [...TINY, '--json', '--out', 'run'], { SOURCE_DATE_EPOCH: String(COMMIT_SECONDS) });
+    // The human summary of the same run names the tuned HPA's cost when it was evaluated.
+    const parsed = JSON.parse(r.out) as GenerateResult;
+    const [masRow, defaultRow] = parsed.evaluation.success;
+    const tunedRow = { ...defaultRow!, method: 'tuned-hpa', replicaSeconds: 2 * masRow!.replicaSeconds };
+    const text = formatGenerateSummary({ ...parsed, evaluation: { ...parsed.evaluation, success: [masRow!, defaultRow!, tunedRow] } }, work);
+    expect(text).toMatch(/cost {6}MAS \d+ vs default HPA \d+ vs tuned HPA \d+ \(MAS 0\.50 ×\) replica·s per episode/);
     expect(r.code, r.err).toBe(0);
     GENERATE_STAGES.forEach((stage, i) => expect(r.err).toContain(`[${i + 1}/${GENERATE_STAGES.length}] ${stage}: `));
     expect(r.err).toMatch(/train: 2\/2 \(100%\)/);
@@ -132,6 +138,7 @@ describe('karma-hpa generate', () => {
     expect(first.code, first.err).toBe(0);
     expect(first.out).toContain(`karma-hpa generate: ${APP} v1.0.0 published`);
     expect(first.out).toMatch(/success {3}MAS \d+\.\d % vs default HPA \d+\.\d %/);
+    expect(first.out).toMatch(/cost {6}MAS \d+ vs default HPA \d+ replica·s per episode/);
     expect(first.out).toContain(`git -C a log --oneline --graph --all`);
 
     // Same seed, inputs and commit time into another repository: the same bytes and the same commit.
