@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { runTraining } from '../../../generator/train/trainer.ts';
 import { DEFAULT_MAPPO_CONFIG } from '../../../generator/train/mappo.ts';
 import { encodeWeights } from '../../../policies/network.ts';
+import { loadOrganisation } from '../../../policies/organisation.ts';
 
 const config = { ...DEFAULT_MAPPO_CONFIG, iterations: 4, episodesPerIteration: 6, hidden: [8], convergenceStd: 0 };
 const envSpec = { kind: 'toy', steps: 6 } as const;
@@ -31,6 +32,29 @@ describe('training runs', () => {
       expect(weights(resumed)).toEqual(weights(full));
       expect(readFileSync(checkpointPath, 'utf8').startsWith('{"actors":')).toBe(true);
       await expect(runTraining(envSpec, { ...config, gamma: 0.5 }, { workers: 1, checkpointPath, resume: true })).rejects.toThrow(/another environment, organisation or hyperparameters/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+  it('resume keeps the cost constraint\'s multiplier, so a resumed constrained run equals an uninterrupted one', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'karma-train-'));
+    try {
+      const checkpointPath = join(dir, 'checkpoint.json');
+      const options = {
+        topology: 'chained-services', scenarios: [new URL('../../fixtures/train/short-ddos.yaml', import.meta.url).pathname],
+        organisation: { ...loadOrganisation('default'), costConstraint: { reference: 'tuned-hpa' as const } }, roleMode: 'hard', cwd: process.cwd(),
+        // A budget well below what the agents spend, so the multiplier grows from the first iteration.
+        costBudgets: { 'short-ddos': 300 },
+      };
+      const twin = { kind: 'twin', options } as const;
+      const constrained = { ...config, iterations: 3, episodesPerIteration: 2, calibrationEpisodes: 1, costConstraint: { ratio: 1, learningRate: 0.5, maxMultiplier: 20 } };
+      const full = await runTraining(twin, constrained, { workers: 1 });
+      expect(full.state.costMultiplier).toBeGreaterThan(0);
+      await runTraining(twin, constrained, { workers: 1, checkpointPath, stopAfter: 2 });
+      expect(JSON.parse(readFileSync(checkpointPath, 'utf8')).costMultiplier).toBe(full.state.history[2]!.costMultiplier);
+      const resumed = await runTraining(twin, constrained, { workers: 1, checkpointPath, resume: true });
+      expect(resumed.state.costMultiplier).toBe(full.state.costMultiplier);
+      expect(weights(resumed)).toEqual(weights(full));
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
