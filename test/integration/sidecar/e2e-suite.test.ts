@@ -13,7 +13,7 @@ const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
 
 function runE2e(kubeconfig: string): Promise<{ code: number | null; output: string }> {
   return new Promise((resolve, reject) => {
-    const env = { ...process.env, KUBECONFIG: kubeconfig, CI: 'true' };
+    const env: NodeJS.ProcessEnv = { ...process.env, KUBECONFIG: kubeconfig, CI: 'true' };
     delete env.KARMA_E2E_WEBHOOK_HOST;
     const child = spawn(process.execPath, ['node_modules/vitest/vitest.mjs', 'run', '--config', 'test/e2e/vitest.e2e.config.ts'], { cwd: ROOT, env });
     let output = '';
