@@ -44,6 +44,18 @@ export function applyDecision(baseSpec: BaseHpaBounds, currentReplicas: number, 
   return { minReplicas: baseMin, maxReplicas: baseMax };
 }
 
+/**
+ * The bundle guards' cooldown (`guards.cooldownSeconds`, 30 s by default: two HPA syncs, so the
+ * controller acts on one decision before the next). A change of bounds within the cooldown of the
+ * last change waits; the bounds stay as they are. The sidecar, the twin environment and evaluation
+ * apply it alike, so agents are trained and measured under the damping they run with.
+ */
+export const DEFAULT_COOLDOWN_SECONDS = 30;
+
+export function inCooldown(lastChangeSeconds: number | undefined, nowSeconds: number, cooldownSeconds: number): boolean {
+  return lastChangeSeconds !== undefined && Number.isFinite(lastChangeSeconds) && nowSeconds - lastChangeSeconds < cooldownSeconds;
+}
+
 /** Rounding of a combined change exactly halfway between two integers (the organisation's `combination.ties`). */
 export type TieRounding = 'up' | 'awayFromZero';
 

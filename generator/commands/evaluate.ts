@@ -61,7 +61,7 @@ Metrics are the twin's (generator/twin/metrics.ts); ± is the half-width of the 
     const trained = new Map<string, TrainedPolicies>();
     if (bundle) {
       const organisation = validateOrganisation(bundle.spec.organisation, bundleFile);
-      trained.set(BUNDLE_METHOD, { method: BUNDLE_METHOD, roleMode: 'hard', organisation, agents: bundle.spec.agents as AgentPolicy[], history: [], wallMs: 0, envSteps: 0, converged: false, ...(bundle.spec.hpaBase ? { hpaBase: bundle.spec.hpaBase } : {}) });
+      trained.set(BUNDLE_METHOD, { method: BUNDLE_METHOD, roleMode: 'hard', organisation, agents: bundle.spec.agents as AgentPolicy[], history: [], wallMs: 0, envSteps: 0, converged: false, ...(bundle.spec.hpaBase ? { hpaBase: bundle.spec.hpaBase } : {}), cooldownSeconds: bundle.spec.guards.cooldownSeconds });
     }
     for (const dir of listOpt(args, 'policies')) {
       const t = readTrained(resolve(io.cwd, dir));

@@ -2,6 +2,7 @@
  * What one `karma-hpa generate` run does: every choice of the pipeline in one plain object, with its
  * defaults in one place. Pure: the command turns its options into a plan, the pipeline runs the plan.
  */
+import { DEFAULT_COOLDOWN_SECONDS } from '../../policies/decision.ts';
 import { KarmaError } from '../../policies/errors.ts';
 import { DEFAULT_MAPPO_CONFIG } from '../train/mappo.ts';
 
@@ -52,7 +53,7 @@ export interface GuardDefaults {
  * spans two HPA syncs, so the controller acts on one decision before the next; metrics older than 60 s
  * (four metrics-server windows) or a greedy action below 40 % probability hand the HPA back to its base spec.
  */
-export const DEFAULT_GUARDS: GuardDefaults = { maxStep: 3, cooldownSeconds: 30, staleMetricsSeconds: 60, minConfidence: 0.4, enforcement: 'deny' };
+export const DEFAULT_GUARDS: GuardDefaults = { maxStep: 3, cooldownSeconds: DEFAULT_COOLDOWN_SECONDS, staleMetricsSeconds: 60, minConfidence: 0.4, enforcement: 'deny' };
 
 export interface ModelPlan {
   /** Directory of metric CSVs, or a mapping YAML of saved Prometheus responses. */

@@ -69,6 +69,8 @@ export interface TrainedPolicies {
   costConstraint?: { reference: string; tuning: HpaTuning; budgets: Record<string, number>; finalMultiplier: number };
   /** The HPA spec the agents were trained on (absent: the topology's own). */
   hpaBase?: HpaBase;
+  /** The guards' cooldown they run under (absent: DEFAULT_COOLDOWN_SECONDS, as in training). */
+  cooldownSeconds?: number;
 }
 
 export interface TrainRequest {
@@ -230,7 +232,7 @@ export function buildMethod(name: string, ctx: MethodBuildContext): Method {
     default: {
       const t = ctx.trained.get(name);
       if (!t) throw new KarmaError(`unknown method "${name}"`, { hint: `one of ${ALL_METHODS.join(', ')}` });
-      return trainedAgents(name, t.organisation, t.agents, t.roleMode, 3, t.hpaBase);
+      return trainedAgents(name, t.organisation, t.agents, t.roleMode, 3, t.hpaBase, t.cooldownSeconds);
     }
   }
 }

@@ -5,7 +5,7 @@
  * the emulated HPA controller scales inside them. Observations come from the twin's snapshots (metrics pipeline, stale like the real one);
  * rewards come from the twin's per-second ground truth over the period.
  */
-import { applyDecision, combineDecisions, type BoundGuards, type TieRounding } from '../../policies/decision.ts';
+import { applyDecision, combineDecisions, DEFAULT_COOLDOWN_SECONDS, inCooldown, type BoundGuards, type HpaBounds, type TieRounding } from '../../policies/decision.ts';
 import { buildObservation, DEFAULT_FEATURES } from '../../policies/observation.ts';
 import {
   bindOrganisation, DEFAULT_ACTIONS, roleActionMask, roleShapingReward, validateOrganisation,
@@ -53,6 +53,8 @@ export interface TwinEnvOptions {
   costBudgets?: Record<string, number>;
   /** The HPA spec the agents act on (CPU target and behavior); default: the topology's own HPAs. */
   hpaBase?: HpaBase;
+  /** The guards' cooldown between two changes of a service's bounds (default DEFAULT_COOLDOWN_SECONDS, as the sidecar). */
+  cooldownSeconds?: number;
 }
 
 /** The twin's resilience weights (metrics.ts), in the organisation's naming: one source of the defaults. */
@@ -146,6 +148,7 @@ export class TwinEnv implements MarlEnv {
   private readonly credit: CreditMode;
   private readonly ties: TieRounding;
   private readonly constrained: boolean;
+  private readonly bounds = new BoundsKeeper();
 
   constructor(opts: TwinEnvOptions) {
     this.opts = opts;
@@ -189,6 +192,7 @@ export class TwinEnv implements MarlEnv {
     this.sim = createSimulation({ topology: this.topology, scenario, seed });
     this.endSeconds = Math.min(this.sim.durationSeconds, this.opts.episodeSeconds ?? Infinity);
     this.history = [];
+    this.bounds.reset(this.topology, this.opts.cooldownSeconds ?? DEFAULT_COOLDOWN_SECONDS);
     // Let the metrics pipeline fill once before the first decision.
     this.advance(this.bound.decisionPeriodSeconds);
     this.periodStart = Math.floor(this.sim.timeSeconds);
@@ -260,7 +264,7 @@ export class TwinEnv implements MarlEnv {
       if (!list) continue;
       const change = combineDecisions(list, this.maxStep, this.ties);
       const bounds = applyDecision({ minReplicas: svc.minReplicas, maxReplicas: svc.maxReplicas }, snap.services[svc.name]!.replicas, change, twinGuards(this.topology, svc.name, this.maxStep));
-      sim.setHpaBounds(svc.name, bounds);
+      this.bounds.apply(sim, svc.name, bounds);
     }
     const attack = this.adversary ? adversaryAction(this.adversary, actions[this.bound.agents.length]![0]!) : undefined;
     if (attack) sim.setAdversary(attack);
@@ -303,6 +307,34 @@ export class TwinEnv implements MarlEnv {
       out.costRatio = out.replicaSeconds / (budget * Math.min(1, this.endSeconds / this.sim!.durationSeconds));
     }
     return out;
+  }
+}
+
+/**
+ * The HPA bounds the agents set in the twin, under the guards' cooldown exactly as the sidecar applies
+ * it (policies/decision.ts inCooldown): a change within the cooldown of the service's last change waits.
+ */
+export class BoundsKeeper {
+  private current = new Map<string, HpaBounds>();
+  private lastChange = new Map<string, number>();
+  private cooldownSeconds = DEFAULT_COOLDOWN_SECONDS;
+
+  reset(topology: Topology, cooldownSeconds: number): void {
+    this.current = new Map(topology.services.map((s) => [s.name, { minReplicas: s.minReplicas, maxReplicas: s.maxReplicas }]));
+    this.lastChange = new Map();
+    this.cooldownSeconds = cooldownSeconds;
+  }
+
+  /** Set the bounds unless they are the current ones or the cooldown holds them; returns whether they were set. */
+  apply(sim: Simulation, service: string, bounds: HpaBounds): boolean {
+    const now = sim.timeSeconds;
+    const cur = this.current.get(service);
+    if (cur && cur.minReplicas === bounds.minReplicas && cur.maxReplicas === bounds.maxReplicas) return false;
+    if (inCooldown(this.lastChange.get(service), now, this.cooldownSeconds)) return false;
+    sim.setHpaBounds(service, bounds);
+    this.current.set(service, bounds);
+    this.lastChange.set(service, now);
+    return true;
   }
 }
 

@@ -7,7 +7,7 @@ import type { BundleTarget, Guards, PolicyBundle, AgentPolicy } from '../../poli
 import { evaluateAgent, evaluateRules } from '../../policies/evaluator.ts';
 import { buildObservation, normaliseObservation } from '../../policies/observation.ts';
 import { roleActionMask, DEFAULT_ACTIONS, type Organisation } from '../../policies/organisation.ts';
-import { applyDecision, combineDecisions, type HpaBounds } from '../../policies/decision.ts';
+import { applyDecision, combineDecisions, inCooldown, type HpaBounds } from '../../policies/decision.ts';
 import { hpaBaseDrift } from '../../policies/hpa-base.ts';
 import {
   BASE_SPEC_ANNOTATION, BUNDLE_ANNOTATION, DECISION_ANNOTATION, PAUSED_ANNOTATION, bundleReference, formatBaseSpec, formatDecision,
@@ -210,7 +210,7 @@ export function planHpa(input: PlanInput): HpaPlan {
     return { kind: 'unchanged', bounds, agent: lead.agent, role: lead.role, replicaChange, message: `${reason}; keeps ${boundsText(bounds)}${versionText}`, signature };
   }
   const lastTime = previous?.ok ? Date.parse(previous.value.time) : NaN;
-  if (Number.isFinite(lastTime) && nowMs - lastTime < guards.cooldownSeconds * 1000) {
+  if (inCooldown(lastTime / 1000, nowMs / 1000, guards.cooldownSeconds)) {
     const ago = Math.round((nowMs - lastTime) / 1000);
     return {
       kind: 'hold', bounds: current, agent: lead.agent, role: lead.role, replicaChange,

@@ -4,7 +4,7 @@
  * decision period on the simulation through the same levers the product has (HPA bounds) or, for
  * reference points that are not HPA-based (KEDA-like, clairvoyant), through the replica count.
  */
-import { applyDecision, combineDecisions } from '../../../policies/decision.ts';
+import { applyDecision, combineDecisions, DEFAULT_COOLDOWN_SECONDS } from '../../../policies/decision.ts';
 import { evaluateAgent, type AgentPolicy } from '../../../policies/evaluator.ts';
 import { buildObservation } from '../../../policies/observation.ts';
 import { bindOrganisation, roleActionMask, validateOrganisation, type Organisation } from '../../../policies/organisation.ts';
@@ -16,7 +16,7 @@ import { createSimulation, type AutoscalerMode, type Simulation } from '../../tw
 import type { EpisodeMetrics } from '../../twin/metrics.ts';
 import type { Topology } from '../../twin/topology.ts';
 import { hpaGrid, withHpaBase, withHpaTuning, type HpaBase, type HpaTuning } from '../hpa-design.ts';
-import { topologyServices, twinGuards, type RoleMode } from '../twin-env.ts';
+import { BoundsKeeper, topologyServices, twinGuards, type RoleMode } from '../twin-env.ts';
 
 export { HPA_BEHAVIORS, hpaGrid, withHpaTuning, type HpaBase, type HpaTuning } from '../hpa-design.ts';
 
@@ -152,7 +152,7 @@ export function clairvoyant(targetShare = 0.7): Method {
  * mask → greedy decision; decisions for a service are combined (combineDecisions) and become HPA
  * bounds through applyDecision.
  */
-export function trainedAgents(name: string, organisation: Organisation, agents: AgentPolicy[], roleMode: RoleMode, maxStep = 3, hpaBase?: HpaBase): Method {
+export function trainedAgents(name: string, organisation: Organisation, agents: AgentPolicy[], roleMode: RoleMode, maxStep = 3, hpaBase?: HpaBase, cooldownSeconds = DEFAULT_COOLDOWN_SECONDS): Method {
   const org = validateOrganisation(organisation);
   return {
     name,
@@ -161,6 +161,8 @@ export function trainedAgents(name: string, organisation: Organisation, agents: 
       const bound = bindOrganisation(org, topologyServices(topology));
       const history: ClusterSnapshot[] = [];
       const byName = new Map(agents.map((a) => [a.name, a]));
+      const keeper = new BoundsKeeper();
+      keeper.reset(topology, cooldownSeconds);
       for (const a of bound.agents) {
         if (!byName.has(a.name)) throw new KarmaError(`no trained policy for agent "${a.name}"`, { hint: 'train with the same organisation' });
       }
@@ -184,7 +186,7 @@ export function trainedAgents(name: string, organisation: Organisation, agents: 
           const list = changes.get(svc.name);
           if (!list) continue;
           const bounds = applyDecision({ minReplicas: svc.minReplicas, maxReplicas: svc.maxReplicas }, snap.services[svc.name]!.replicas, combineDecisions(list, maxStep, org.combination?.ties), twinGuards(topology, svc.name, maxStep));
-          sim.setHpaBounds(svc.name, bounds);
+          keeper.apply(sim, svc.name, bounds);
         }
       };
     },

@@ -3,7 +3,8 @@ import { loadOrganisation, type Organisation } from '../../../policies/organisat
 import { runTraining } from '../../../generator/train/trainer.ts';
 import { DEFAULT_MAPPO_CONFIG } from '../../../generator/train/mappo.ts';
 import { encodeWeights } from '../../../policies/network.ts';
-import { goalTerm, missionReward, operationalResilience, TwinEnv, type PeriodMetrics } from '../../../generator/train/twin-env.ts';
+import { BoundsKeeper, goalTerm, missionReward, operationalResilience, TwinEnv, type PeriodMetrics } from '../../../generator/train/twin-env.ts';
+import { createSimulation } from '../../../generator/twin/simulation.ts';
 import { loadTopology } from '../../../generator/twin/topology.ts';
 import { loadScenario } from '../../../generator/twin/scenario.ts';
 import { clairvoyant, defaultHpa, kedaLike, runEpisode, staticMax, trainedAgents, tunedHpa } from '../../../generator/train/baselines/index.ts';
@@ -169,6 +170,29 @@ describe('baselines', () => {
     expect(t.services[0]!.hpa.metrics).toEqual([{ type: 'Resource', resource: { name: 'cpu', target: { type: 'Utilization', averageUtilization: 40 } } }]);
     expect(t.services[0]!.hpa.behavior).toHaveProperty('scaleDown');
     expect(topology.services[0]!.hpa.behavior).toBeUndefined();
+  });
+  it('holds a change of bounds within the cooldown of the last change, as the sidecar does', () => {
+    const sim = createSimulation({ topology, scenario: loadScenario(fixture, process.cwd(), { topology: 'chained-services' }), seed: 1 });
+    const keeper = new BoundsKeeper();
+    keeper.reset(topology, 30);
+    const until = (s: number) => { while (sim.timeSeconds < s - 1e-9) sim.step(); };
+    until(15);
+    expect(keeper.apply(sim, 'A', { minReplicas: 3, maxReplicas: 5 })).toBe(true);
+    expect(sim.snapshot().services.A!.minReplicas).toBe(3);
+    until(30);
+    // The same bounds again are no change; other bounds 15 s later wait.
+    expect(keeper.apply(sim, 'A', { minReplicas: 3, maxReplicas: 5 })).toBe(false);
+    expect(keeper.apply(sim, 'A', { minReplicas: 1, maxReplicas: 5 })).toBe(false);
+    expect(sim.snapshot().services.A!.minReplicas).toBe(3);
+    // Another service has its own clock.
+    expect(keeper.apply(sim, 'B', { minReplicas: 2, maxReplicas: 3 })).toBe(true);
+    until(45);
+    expect(keeper.apply(sim, 'A', { minReplicas: 1, maxReplicas: 5 })).toBe(true);
+    expect(sim.snapshot().services.A!.minReplicas).toBe(1);
+    // Without a cooldown every change applies.
+    keeper.reset(topology, 0);
+    expect(keeper.apply(sim, 'A', { minReplicas: 4, maxReplicas: 5 })).toBe(true);
+    expect(keeper.apply(sim, 'A', { minReplicas: 2, maxReplicas: 5 })).toBe(true);
   });
   it('trained agents run on the HPA base they were trained on, and the environment trains on it', () => {
     const base = hpaBaseOf({ cpuTargetPercent: 50, behavior: 'fast-both' });
