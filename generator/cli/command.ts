@@ -84,6 +84,15 @@ export function intOpt(args: ParsedArgs, name: string, cmdName: string, fallback
   return n;
 }
 
+/** Parse a positive number option, naming the option in the error. */
+export function floatOpt(args: ParsedArgs, name: string, cmdName: string, fallback: number): number {
+  const raw = stringOpt(args, name, cmdName);
+  if (raw === undefined) return fallback;
+  const n = Number(raw);
+  if (!Number.isFinite(n) || n <= 0) throw new KarmaError(`--${name} must be a positive number, got "${raw}"`, { where: `karma-hpa ${cmdName}` });
+  return n;
+}
+
 /** Repeatable or comma-separated list option: `--seeds 1,2 --seeds 3` → ['1','2','3']. */
 export function listOpt(args: ParsedArgs, name: string): string[] {
   const v = args.values[name];

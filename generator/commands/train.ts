@@ -1,22 +1,24 @@
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { canonicalPrettyJson, digestOf } from '../../policies/canonical.ts';
 import { KarmaError } from '../../policies/errors.ts';
 import { loadOrganisation } from '../../policies/organisation.ts';
-import { intOpt, listOpt, stringOpt, type Command, type ParsedArgs } from '../cli/command.ts';
+import { floatOpt, intOpt, listOpt, stringOpt, type Command, type ParsedArgs } from '../cli/command.ts';
 import { formatDuration, Progress } from '../cli/progress.ts';
 import { DEFAULT_MAPPO_CONFIG, type MappoConfig } from '../train/mappo.ts';
-import { costConstraintConfig, trainedMethodSetup, trainPolicies, TRAINED_METHODS } from '../train/evaluation.ts';
+import { trainedAgents, tunedHpa, tuneHpa } from '../train/baselines/index.ts';
+import { costConstraintConfig, trainedMethodSetup, trainPolicies, TRAINED_METHODS, TUNING_SEEDS, type TrainedPolicies } from '../train/evaluation.ts';
+import { selectSeed, validate, type SeedValidation } from '../train/selection.ts';
 import { withAdversary } from '../train/twin-env.ts';
-import { builtinScenarioNames } from '../twin/scenario.ts';
-import { builtinTopologyNames } from '../twin/topology.ts';
+import { builtinScenarioNames, loadScenario } from '../twin/scenario.ts';
+import { builtinTopologyNames, loadTopology } from '../twin/topology.ts';
 
 export const TRAINING_FORMAT = 'karma-hpa/trained-policies@1';
 
 export const trainCommand: Command = {
   name: 'train',
   summary: 'train the organisation\'s agents with MAPPO in the twin; write their policies and training curves',
-  usage: '--topology NAME|FILE --scenarios S[,S…] --out DIR [--organisation FILE|default] [--seed N] [--iterations N] [--workers N] [--method M] [--adversary] [--resume]',
+  usage: '--topology NAME|FILE --scenarios S[,S…] --out DIR [--organisation FILE|default] [--seed N | --seeds LIST [--max-cost-ratio R]] [--iterations N] [--workers N] [--method M] [--adversary] [--resume]',
   options: {
     topology: { type: 'string', description: `built-in topology (${builtinTopologyNames().join(', ')}) or topology YAML file`, valueName: 'NAME|FILE' },
     organisation: { type: 'string', description: 'organisation YAML file, or "default" (the paper\'s four roles)', default: 'default', valueName: 'FILE' },
@@ -29,6 +31,8 @@ export const trainCommand: Command = {
     method: { type: 'string', description: `what to train: ${TRAINED_METHODS.join(', ')} (mas = roles as hard masks + soft shaping)`, default: 'mas', valueName: 'M' },
     config: { type: 'string', description: 'JSON file with MAPPO hyperparameters overriding the defaults (keys of MappoConfig)', valueName: 'FILE' },
     resume: { type: 'boolean', description: 'continue from DIR/checkpoint.json' },
+    seeds: { type: 'string', description: 'train one run per seed (e.g. 1,2,3 or 1-3) into DIR/seed-N and keep the one that validates best on the tuning seeds: lowest failed share within --max-cost-ratio of the tuned HPA\'s cost (selection.json says why)', valueName: 'LIST' },
+    'max-cost-ratio': { type: 'string', description: 'with --seeds: the cost a kept run may have, × the tuned HPA\'s (default 1.1)', valueName: 'R' },
     'hpa-base': { type: 'string', description: 'the HPA spec the agents act on: "default" (the topology\'s own) or "tuned" (the tuned HPA found by grid search on the training scenarios, the base the product proposes)', default: 'default', valueName: 'default|tuned' },
     adversary: { type: 'boolean', description: 'train against the organisation\'s zero-sum adversary (entry point × load level × crash level); it is never exported' },
   },
@@ -56,47 +60,94 @@ The policies are PolicyBundle agents (spec.agents); hyperparameters and defaults
       episodesPerIteration: intOpt(args, 'episodes', cmd, DEFAULT_MAPPO_CONFIG.episodesPerIteration, 1, 10_000),
     };
     const workers = intOpt(args, 'workers', cmd, 2, 1, 64);
+    const hpaBase = hpaBaseOpt(args, cmd);
+    const seeds = seedsOpt(args, cmd);
     mkdirSync(out, { recursive: true });
-    const progress = new Progress(io, `train ${method}`, config.iterations);
-    const trained = await trainPolicies({
-      topology, scenarios, organisation: setup.organisation, roleMode: setup.roleMode, cwd: io.cwd, config, workers, method, hpaBase: hpaBaseOpt(args, cmd),
-      checkpointPath: join(out, 'checkpoint.json'), resume: Boolean(args.values.resume), now: io.now,
-      onIteration: (log) => progress.update(log.iteration + 1, `return ${log.meanReturn.toFixed(2)} success ${((log.summary.successRate ?? NaN) * 100).toFixed(1)}%`
-        + (log.costRatio !== undefined ? ` cost ${log.costRatio.toFixed(2)}× budget (λ ${log.costMultiplier!.toFixed(2)})` : '')),
-    });
-    progress.finish(trained.converged ? 'converged' : '');
-    const policies = {
-      format: TRAINING_FORMAT,
-      method,
-      topology,
-      scenarios,
-      roleMode: trained.roleMode,
-      organisation: trained.organisation,
-      organisationDigest: digestOf(trained.organisation),
-      seeds: [config.seed],
-      config: trained.costConstraint ? { ...config, costConstraint: config.costConstraint ?? costConstraintConfig(setup.organisation) } : config,
-      ...(trained.costConstraint ? { costConstraint: trained.costConstraint } : {}),
-      ...(trained.hpaBase ? { hpaBase: trained.hpaBase } : {}),
-      agents: trained.agents,
+
+    /** One training run into `dir`: policies.json, curves.json, checkpoint.json. */
+    const trainSeed = async (seed: number, dir: string): Promise<{ trained: TrainedPolicies; policies: Record<string, unknown> }> => {
+      const seeded = { ...config, seed };
+      mkdirSync(dir, { recursive: true });
+      const progress = new Progress(io, `train ${method}${seeds ? ` seed ${seed}` : ''}`, seeded.iterations);
+      const trained = await trainPolicies({
+        topology, scenarios, organisation: setup.organisation, roleMode: setup.roleMode, cwd: io.cwd, config: seeded, workers, method, hpaBase,
+        checkpointPath: join(dir, 'checkpoint.json'), resume: Boolean(args.values.resume), now: io.now,
+        onIteration: (log) => progress.update(log.iteration + 1, `return ${log.meanReturn.toFixed(2)} success ${((log.summary.successRate ?? NaN) * 100).toFixed(1)}%`
+          + (log.costRatio !== undefined ? ` cost ${log.costRatio.toFixed(2)}× budget (λ ${log.costMultiplier!.toFixed(2)})` : '')),
+      });
+      progress.finish(trained.converged ? 'converged' : '');
+      const policies = {
+        format: TRAINING_FORMAT,
+        method,
+        topology,
+        scenarios,
+        roleMode: trained.roleMode,
+        organisation: trained.organisation,
+        organisationDigest: digestOf(trained.organisation),
+        seeds: [seed],
+        config: trained.costConstraint ? { ...seeded, costConstraint: seeded.costConstraint ?? costConstraintConfig(setup.organisation) } : seeded,
+        ...(trained.costConstraint ? { costConstraint: trained.costConstraint } : {}),
+        ...(trained.hpaBase ? { hpaBase: trained.hpaBase } : {}),
+        agents: trained.agents,
+      };
+      writeFileSync(join(dir, 'policies.json'), canonicalPrettyJson(policies));
+      writeFileSync(join(dir, 'curves.json'), canonicalPrettyJson({ method, converged: trained.converged, iterations: trained.history }));
+      const last = trained.history[trained.history.length - 1];
+      io.out(`trained ${trained.agents.length} agent${trained.agents.length === 1 ? '' : 's'} (${method}${seeds ? `, seed ${seed}` : ''})${setup.organisation.adversary?.enabled ? ' against the adversary' : ''} in ${trained.history.length} iterations, ${formatDuration(trained.wallMs)}; `
+        + `${trained.envSteps} decision steps this run (${(trained.envSteps / Math.max(1e-3, trained.wallMs / 1000)).toFixed(0)}/s)`
+        + `${last ? `; last mean return ${last.meanReturn.toFixed(3)}` : ''}${trained.converged ? '; converged' : ''}\n`
+        + `wrote ${join(dir, 'policies.json')} and curves.json\n`);
+      return { trained, policies };
     };
-    writeFileSync(join(out, 'policies.json'), canonicalPrettyJson(policies));
-    writeFileSync(join(out, 'curves.json'), canonicalPrettyJson({ method, converged: trained.converged, iterations: trained.history }));
-    const last = trained.history[trained.history.length - 1];
-    io.out(`trained ${trained.agents.length} agent${trained.agents.length === 1 ? '' : 's'} (${method})${setup.organisation.adversary?.enabled ? ' against the adversary' : ''} in ${trained.history.length} iterations, ${formatDuration(trained.wallMs)}; `
-      + `${trained.envSteps} decision steps this run (${(trained.envSteps / Math.max(1e-3, trained.wallMs / 1000)).toFixed(0)}/s)`
-      + `${last ? `; last mean return ${last.meanReturn.toFixed(3)}` : ''}${trained.converged ? '; converged' : ''}\n`
-      + `wrote ${join(out, 'policies.json')} and curves.json\n`);
+
+    if (!seeds) {
+      await trainSeed(config.seed, out);
+      return 0;
+    }
+    // Several seeds: each in its own directory, then the one that validates best (tuning seeds) is kept.
+    const maxCostRatio = floatOpt(args, 'max-cost-ratio', cmd, 1.1);
+    const topo = loadTopology(topology, io.cwd);
+    const scenarioDocs = scenarios.map((s) => loadScenario(s, io.cwd, { topology: topo.name }));
+    const reference = tunedHpa(tuneHpa(topo, scenarioDocs, TUNING_SEEDS).best);
+    const runs: (SeedValidation & { dir: string })[] = [];
+    for (const seed of seeds) {
+      const dir = join(out, `seed-${seed}`);
+      const { trained } = await trainSeed(seed, dir);
+      const v = validate(trainedAgents(method, trained.organisation, trained.agents, trained.roleMode, 3, trained.hpaBase), reference, topo, scenarioDocs, TUNING_SEEDS);
+      runs.push({ seed, dir, ...v });
+      io.err(`  seed ${seed}: validation (tuning seeds ${TUNING_SEEDS.join(', ')}): failed ${(100 * v.meanFailedShare).toFixed(2)} %, cost ${v.meanCostRatio.toFixed(3)} × tuned HPA\n`);
+    }
+    const best = selectSeed(runs, maxCostRatio);
+    for (const f of ['policies.json', 'curves.json']) copyFileSync(join(best.dir, f), join(out, f));
+    writeFileSync(join(out, 'selection.json'), canonicalPrettyJson({
+      rule: `lowest mean failed share among runs with mean cost ≤ ${maxCostRatio} × the tuned HPA's (else the cheapest), on tuning seeds`,
+      validationSeeds: TUNING_SEEDS, maxCostRatio, selected: best.seed,
+      runs: runs.map(({ dir: _dir, ...r }) => r),
+    }));
+    io.out(`selected seed ${best.seed} (validation: failed ${(100 * best.meanFailedShare).toFixed(2)} %, cost ${best.meanCostRatio.toFixed(3)} × tuned HPA); wrote ${join(out, 'policies.json')}, curves.json and selection.json\n`);
     return 0;
   },
 };
 
-/** A partial MappoConfig from a JSON file; unknown keys and wrong types are refused by name. */
 function hpaBaseOpt(args: ParsedArgs, cmd: string): 'default' | 'tuned' {
   const v = stringOpt(args, 'hpa-base', cmd) ?? 'default';
   if (v !== 'default' && v !== 'tuned') throw new KarmaError(`--hpa-base must be "default" or "tuned", got "${v}"`, { where: `karma-hpa ${cmd}` });
   return v;
 }
 
+/** `--seeds 1,2,3` or `--seeds 1-3`: several training runs to choose from; absent: one run with --seed. */
+function seedsOpt(args: ParsedArgs, cmd: string): number[] | undefined {
+  const text = stringOpt(args, 'seeds', cmd);
+  if (text === undefined) return undefined;
+  const range = /^(\d+)-(\d+)$/.exec(text.trim());
+  const seeds = range ? Array.from({ length: Math.max(0, Number(range[2]) - Number(range[1]) + 1) }, (_, i) => Number(range[1]) + i) : text.split(',').map((s) => Number(s.trim()));
+  if (seeds.length === 0 || seeds.length > 32 || seeds.some((s) => !Number.isSafeInteger(s) || s < 0 || s > 0x3fffffff) || new Set(seeds).size !== seeds.length) {
+    throw new KarmaError(`--seeds must be distinct non-negative integers, e.g. 1,2,3 or 1-3 (at most 32), got "${text}"`, { where: `karma-hpa ${cmd}` });
+  }
+  return seeds;
+}
+
+/** A partial MappoConfig from a JSON file; unknown keys and wrong types are refused by name. */
 function readConfigOverrides(file: string | undefined, cwd: string): Partial<MappoConfig> {
   if (file === undefined) return {};
   const path = resolve(cwd, file);

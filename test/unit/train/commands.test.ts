@@ -79,6 +79,27 @@ describe('karma-hpa train / evaluate', () => {
       rmSync(dir, { recursive: true, force: true });
     }
   });
+  it('with --seeds trains one run per seed and keeps the one that validates best', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'karma-train-seeds-'));
+    try {
+      const io = capture(dir);
+      const code = await main(['train', '--topology', 'chained-services', '--scenarios', fixture, '--seeds', '3-4', '--out', 'run', '--iterations', '1', '--episodes', '2', '--workers', '1', '--max-cost-ratio', '5'], io);
+      expect(code, io.stderr.join('')).toBe(0);
+      const selection = JSON.parse(readFileSync(join(dir, 'run', 'selection.json'), 'utf8')) as { selected: number; validationSeeds: number[]; runs: { seed: number; meanFailedShare: number; meanCostRatio: number }[] };
+      expect(selection.runs.map((r) => r.seed)).toEqual([3, 4]);
+      expect(selection.validationSeeds.every((s) => s < 0x40000000)).toBe(true);
+      // Both are within the cost limit here: the lower failed share is kept, and its files are the top-level ones.
+      const best = [...selection.runs].sort((a, b) => a.meanFailedShare - b.meanFailedShare || a.meanCostRatio - b.meanCostRatio || a.seed - b.seed)[0]!;
+      expect(selection.selected).toBe(best.seed);
+      expect(readFileSync(join(dir, 'run', 'policies.json'), 'utf8')).toBe(readFileSync(join(dir, 'run', `seed-${best.seed}`, 'policies.json'), 'utf8'));
+      expect(io.stdout.join('')).toMatch(new RegExp(`selected seed ${best.seed} \\(validation: failed \\d+\\.\\d\\d %`));
+      const bad = capture(dir);
+      expect(await main(['train', '--topology', 'chained-services', '--scenarios', fixture, '--seeds', '2,2', '--out', 'x'], bad)).toBe(2);
+      expect(bad.stderr.join('')).toMatch(/--seeds must be distinct non-negative integers/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
   it('names a bad method and a missing option', async () => {
     const io = capture(tmpdir());
     expect(await main(['evaluate', '--topology', 'chained-services', '--scenarios', fixture, '--methods', 'magic'], io)).toBe(2);
