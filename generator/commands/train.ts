@@ -6,8 +6,8 @@ import { loadOrganisation } from '../../policies/organisation.ts';
 import { floatOpt, intOpt, listOpt, stringOpt, type Command, type ParsedArgs } from '../cli/command.ts';
 import { formatDuration, Progress } from '../cli/progress.ts';
 import { DEFAULT_MAPPO_CONFIG, type MappoConfig } from '../train/mappo.ts';
-import { trainedAgents, tunedHpa, tuneHpa } from '../train/baselines/index.ts';
-import { costConstraintConfig, trainedMethodSetup, trainPolicies, TRAINED_METHODS, TUNING_SEEDS, type TrainedPolicies } from '../train/evaluation.ts';
+import { trainedAgents, tunedHpa } from '../train/baselines/index.ts';
+import { costBudgets, costConstraintConfig, trainedMethodSetup, trainPolicies, TRAINED_METHODS, TUNING_SEEDS, type TrainedPolicies } from '../train/evaluation.ts';
 import { selectSeed, validate, type SeedValidation } from '../train/selection.ts';
 import { withAdversary } from '../train/twin-env.ts';
 import { builtinScenarioNames, loadScenario } from '../twin/scenario.ts';
@@ -65,13 +65,13 @@ The policies are PolicyBundle agents (spec.agents); hyperparameters and defaults
     mkdirSync(out, { recursive: true });
 
     /** One training run into `dir`: policies.json, curves.json, checkpoint.json. */
-    const trainSeed = async (seed: number, dir: string): Promise<{ trained: TrainedPolicies; policies: Record<string, unknown> }> => {
+    const trainSeed = async (seed: number, dir: string, reference?: ReturnType<typeof costBudgets>): Promise<{ trained: TrainedPolicies; policies: Record<string, unknown> }> => {
       const seeded = { ...config, seed };
       mkdirSync(dir, { recursive: true });
       const progress = new Progress(io, `train ${method}${seeds ? ` seed ${seed}` : ''}`, seeded.iterations);
       const trained = await trainPolicies({
         topology, scenarios, organisation: setup.organisation, roleMode: setup.roleMode, cwd: io.cwd, config: seeded, workers, method, hpaBase,
-        checkpointPath: join(dir, 'checkpoint.json'), resume: Boolean(args.values.resume), now: io.now,
+        checkpointPath: join(dir, 'checkpoint.json'), resume: Boolean(args.values.resume), now: io.now, reference,
         onIteration: (log) => progress.update(log.iteration + 1, `return ${log.meanReturn.toFixed(2)} success ${((log.summary.successRate ?? NaN) * 100).toFixed(1)}%`
           + (log.costRatio !== undefined ? ` cost ${log.costRatio.toFixed(2)}× budget (λ ${log.costMultiplier!.toFixed(2)})` : '')),
       });
@@ -108,11 +108,13 @@ The policies are PolicyBundle agents (spec.agents); hyperparameters and defaults
     const maxCostRatio = floatOpt(args, 'max-cost-ratio', cmd, 1.1);
     const topo = loadTopology(topology, io.cwd);
     const scenarioDocs = scenarios.map((s) => loadScenario(s, io.cwd, { topology: topo.name }));
-    const reference = tunedHpa(tuneHpa(topo, scenarioDocs, TUNING_SEEDS).best);
+    // One grid search for every run: the base and budgets they train with, and the validation reference.
+    const tuned = costBudgets(topology, scenarios, io.cwd);
+    const reference = tunedHpa(tuned.tuning);
     const runs: (SeedValidation & { dir: string })[] = [];
     for (const seed of seeds) {
       const dir = join(out, `seed-${seed}`);
-      const { trained } = await trainSeed(seed, dir);
+      const { trained } = await trainSeed(seed, dir, tuned);
       const v = validate(trainedAgents(method, trained.organisation, trained.agents, trained.roleMode, 3, trained.hpaBase), reference, topo, scenarioDocs, TUNING_SEEDS);
       runs.push({ seed, dir, ...v });
       io.err(`  seed ${seed}: validation (tuning seeds ${TUNING_SEEDS.join(', ')}): failed ${(100 * v.meanFailedShare).toFixed(2)} %, cost ${v.meanCostRatio.toFixed(3)} × tuned HPA\n`);

@@ -88,6 +88,8 @@ export interface TrainRequest {
   method?: string;
   /** 'tuned': train on the tuned HPA's spec (grid search on the training scenarios), the base the product proposes. */
   hpaBase?: 'default' | 'tuned';
+  /** The tuned HPA and its budgets when the caller already measured them (costBudgets), so several runs search once. */
+  reference?: ReturnType<typeof costBudgets>;
 }
 
 /**
@@ -116,7 +118,7 @@ export async function trainPolicies(req: TrainRequest): Promise<TrainedPolicies>
   const options: TwinEnvOptions = { topology: req.topology, scenarios: req.scenarios, organisation: req.organisation, roleMode: req.roleMode, cwd: req.cwd };
   let config = req.config;
   let constraint: TrainedPolicies['costConstraint'];
-  const reference = req.organisation.costConstraint || req.hpaBase === 'tuned' ? costBudgets(req.topology, req.scenarios, req.cwd) : undefined;
+  const reference = req.organisation.costConstraint || req.hpaBase === 'tuned' ? req.reference ?? costBudgets(req.topology, req.scenarios, req.cwd) : undefined;
   if (req.hpaBase === 'tuned') options.hpaBase = hpaBaseOf(reference!.tuning);
   if (req.organisation.costConstraint) {
     const { tuning, budgets } = reference!;
