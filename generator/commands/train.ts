@@ -62,6 +62,7 @@ The policies are PolicyBundle agents (spec.agents); hyperparameters and defaults
     const workers = intOpt(args, 'workers', cmd, 2, 1, 64);
     const hpaBase = hpaBaseOpt(args, cmd);
     const seeds = seedsOpt(args, cmd);
+    const maxCostRatio = floatOpt(args, 'max-cost-ratio', cmd, 1.1);
     mkdirSync(out, { recursive: true });
 
     /** One training run into `dir`: policies.json, curves.json, checkpoint.json. */
@@ -105,7 +106,6 @@ The policies are PolicyBundle agents (spec.agents); hyperparameters and defaults
       return 0;
     }
     // Several seeds: each in its own directory, then the one that validates best (tuning seeds) is kept.
-    const maxCostRatio = floatOpt(args, 'max-cost-ratio', cmd, 1.1);
     const topo = loadTopology(topology, io.cwd);
     const scenarioDocs = scenarios.map((s) => loadScenario(s, io.cwd, { topology: topo.name }));
     // One grid search for every run: the base and budgets they train with, and the validation reference.

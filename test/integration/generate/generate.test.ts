@@ -197,7 +197,7 @@ describe('karma-hpa generate', () => {
   it('--traces runs the Model phase and records the fitted twin in provenance and report', async () => {
     const work = tempDir('generate');
     const traces = join(import.meta.dirname, '..', '..', 'fixtures', 'model', 'nezha-slice');
-    const r = await generate(work, ['--quick', ...TINY, '--traces', traces, '--out', 'run', '--commit-time', COMMIT_TIME, '--json']);
+    const r = await generate(work, ['--quick', ...TINY, '--traces', traces, '--hpa-base', 'topology', '--out', 'run', '--commit-time', COMMIT_TIME, '--json']);
     expect(r.code, r.err).toBe(0);
     const result = JSON.parse(r.out) as GenerateResult;
     const twin = JSON.parse(readFileSync(join(work, 'run', 'model', 'twin.json'), 'utf8')) as { digest: string; provenance: { files: { sha256: string }[] } };
@@ -209,6 +209,10 @@ describe('karma-hpa generate', () => {
     const report = readFileSync(join(work, 'run', 'bundle', 'report.md'), 'utf8');
     expect(report).toContain('## Twin fidelity');
     expect(report).toContain(`twin fitted from traces | \`nezha-slice\``);
+    // On the topology's own HPAs: no base recorded, no HPAs proposed beside the bundle.
+    expect(report).toContain("| HPA the agents act through | the topology's own HPAs |");
+    expect(existsSync(join(work, 'run', 'bundle', 'hpa'))).toBe(false);
+    expect((JSON.parse(readFileSync(join(work, 'run', 'bundle', 'bundle.json'), 'utf8')) as PolicyBundle).spec.hpaBase).toBeUndefined();
   });
 
   it('refuses bad options before any stage runs', async () => {
@@ -221,6 +225,7 @@ describe('karma-hpa generate', () => {
     const time = await generate(work, ['--commit-time', 'noon']);
     expect(time.err).toContain('--commit-time: "noon" is not Unix seconds or an RFC 3339 time');
     expect(await generate(work, ['--baselines', 'hpa-9000'])).toMatchObject({ code: 2, err: expect.stringContaining('unknown baseline "hpa-9000"') });
+    expect(await generate(work, ['--hpa-base', 'fastest'])).toMatchObject({ code: 2, err: expect.stringContaining('--hpa-base must be "tuned" or "topology", got "fastest"') });
     for (const r of [remote, app, time]) expect(r.err).not.toContain('[1/6]');
     expect(readdirSync(work)).toEqual([]);
   });

@@ -96,6 +96,9 @@ describe('karma-hpa train / evaluate', () => {
       const bad = capture(dir);
       expect(await main(['train', '--topology', 'chained-services', '--scenarios', fixture, '--seeds', '2,2', '--out', 'x'], bad)).toBe(2);
       expect(bad.stderr.join('')).toMatch(/--seeds must be distinct non-negative integers/);
+      const ratio = capture(dir);
+      expect(await main(['train', '--topology', 'chained-services', '--scenarios', fixture, '--seeds', '1,2', '--max-cost-ratio', '0', '--out', 'y', '--iterations', '1', '--episodes', '1', '--workers', '1'], ratio)).toBe(2);
+      expect(ratio.stderr.join('')).toMatch(/--max-cost-ratio must be a positive number, got "0"/);
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
