@@ -108,41 +108,113 @@ export function kedaLike(targetShare = 0.7, cooldownSeconds = 300): Method {
   };
 }
 
+/** Plan of the clairvoyant: replicas per service and second. */
+type ReplicaPlan = number[][];
+
+/** Options of the clairvoyant's hindsight search (published defaults in CLAIRVOYANT_SEARCH). */
+export interface ClairvoyantSearch {
+  /** Utilisation targets tried, for all services at once and then service by service; lower = more headroom. */
+  targetShares: number[];
+  /** Service-by-service sweeps after the best common target. */
+  sweeps: number;
+  /** Re-planning passes from the chosen plan's own run (pod placement and node speed as that plan meets them). */
+  refinements: number;
+  /** Plans within this failed-request share of the best count as equal; the cheapest of them wins. */
+  tolerance: number;
+}
+
+export const CLAIRVOYANT_SEARCH: ClairvoyantSearch = { targetShares: [0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9], sweeps: 2, refinements: 1, tolerance: 0.0005 };
+
 /**
- * Clairvoyant bound: knows the future load and faults. A probe run at maximum replicas (same scenario
- * and seed) records each service's offered load and per-pod effective capacity per second; then each
- * service gets, ahead of its start-up delay, the fewest replicas that keep utilisation under the target
- * over the coming window (≤ 70 %: at higher utilisation queueing pushes latency past the SLO), plus
- * one spare while its pods are failing.
+ * Replicas each service needs, per second, for utilisation ≤ its target share given a run's offered
+ * load and per-pod effective capacity (where that run had no ready pod: `fallback`'s, else the nominal
+ * capacity), plus one spare while its pods fail; each second takes the maximum over the coming
+ * start-up window so pods are ready when the load arrives.
  */
-export function clairvoyant(targetShare = 0.7): Method {
+function planFrom(topology: Topology, run: Simulation['series'], shares: number[], fallback?: Simulation['series']): ReplicaPlan {
+  const T = run.length;
+  return topology.services.map((svc, s) => {
+    const need: number[] = new Array(T);
+    for (let t = 0; t < T; t++) {
+      let ready = run.get(t, s, F.ready);
+      let cap = run.get(t, s, F.capacityRps);
+      if (!(ready > 0) && fallback) { ready = fallback.get(t, s, F.ready); cap = fallback.get(t, s, F.capacityRps); }
+      const perPod = ready > 0 ? cap / ready : svc.perPodCapacity;
+      const failing = run.get(t, s, F.failedPods) > 0 ? 1 : 0;
+      need[t] = Math.ceil(run.get(t, s, F.offered) / (shares[s]! * Math.max(1e-9, perPod))) + failing;
+    }
+    const horizon = svc.startupDelaySeconds + 15;
+    const plan: number[] = new Array(T);
+    for (let t = 0; t < T; t++) {
+      let want = svc.minReplicas;
+      for (let u = t; u < Math.min(T, t + horizon); u++) want = Math.max(want, need[u]!);
+      plan[t] = Math.min(svc.maxReplicas, want);
+    }
+    return plan;
+  });
+}
+
+const CLAIRVOYANT_PERIOD_SECONDS = 5;
+
+function followPlan(sim: Simulation, topology: Topology, plan: ReplicaPlan): () => void {
+  return () => {
+    const now = Math.min(plan[0]!.length - 1, Math.floor(sim.timeSeconds));
+    topology.services.forEach((svc, s) => sim.setReplicasDirect(svc.name, plan[s]![now]!));
+  };
+}
+
+/** Run a plan in a fresh simulation of the same scenario and seed. */
+function runPlan(topology: Topology, scenario: Scenario, seed: number, plan: ReplicaPlan): Simulation {
+  const sim = createSimulation({ topology, scenario, seed });
+  const act = followPlan(sim, topology, plan);
+  let next = CLAIRVOYANT_PERIOD_SECONDS;
+  while (!sim.done) {
+    if (sim.timeSeconds >= next - 1e-9) { act(); next += CLAIRVOYANT_PERIOD_SECONDS; }
+    sim.step();
+  }
+  return sim;
+}
+
+/**
+ * Clairvoyant bound: knows the future load and faults, and judges plans in hindsight. A probe run at
+ * maximum replicas (same scenario and seed) records each service's offered load and per-pod effective
+ * capacity per second; each utilisation target in the search gives a plan (the fewest replicas that
+ * keep utilisation under the target over the coming start-up window, plus one spare while pods fail),
+ * every plan is run on the same scenario and seed, and the one with the fewest failed requests wins
+ * (the cheapest among those within `tolerance`). Refinement passes re-plan from the winner's own run,
+ * where pods sit on other nodes than at maximum replicas and meet other contention. The winner is then
+ * replayed: the episode is exactly the winning run.
+ */
+export function clairvoyant(search: ClairvoyantSearch = CLAIRVOYANT_SEARCH): Method {
   return {
     name: 'clairvoyant',
-    periodSeconds: 5,
+    periodSeconds: CLAIRVOYANT_PERIOD_SECONDS,
     controller: (sim, { topology, scenario, seed }) => {
       const probe = createSimulation({ topology, scenario, seed, autoscaler: 'static-max' }).run();
-      const T = probe.series.length;
       const S = topology.services.length;
-      const need: number[][] = topology.services.map((svc, s) => {
-        const out: number[] = new Array(T);
-        for (let t = 0; t < T; t++) {
-          const ready = probe.series.get(t, s, F.ready);
-          const perPod = ready > 0 ? probe.series.get(t, s, F.capacityRps) / ready : svc.perPodCapacity;
-          const failing = probe.series.get(t, s, F.failedPods) > 0 ? 1 : 0;
-          out[t] = Math.ceil(probe.series.get(t, s, F.offered) / (targetShare * Math.max(1e-9, perPod))) + failing;
-        }
-        return out;
-      });
-      return () => {
-        const now = Math.floor(sim.timeSeconds);
-        for (let s = 0; s < S; s++) {
-          const svc = topology.services[s]!;
-          const horizon = svc.startupDelaySeconds + 10;
-          let want = svc.minReplicas;
-          for (let t = now; t < Math.min(T, now + horizon + 5); t++) want = Math.max(want, need[s]![t]!);
-          sim.setReplicasDirect(svc.name, Math.min(svc.maxReplicas, want));
+      let best: { shares: number[]; plan: ReplicaPlan; run: Simulation; failed: number; cost: number } | undefined;
+      const consider = (shares: number[], base: Simulation['series']): void => {
+        const plan = planFrom(topology, base, shares, probe.series);
+        const run = runPlan(topology, scenario, seed, plan);
+        const m = run.episodeMetrics();
+        const failed = 1 - m.successRate;
+        if (!best || failed < best.failed - search.tolerance || (failed <= best.failed + search.tolerance && m.replicaSeconds < best.cost)) {
+          best = { shares, plan, run, failed, cost: m.replicaSeconds };
         }
       };
+      const search1 = (base: Simulation['series']): void => {
+        for (const share of search.targetShares) consider(new Array<number>(S).fill(share), base);
+        for (let sweep = 0; sweep < search.sweeps; sweep++) {
+          for (let s = 0; s < S; s++) {
+            const from = best!.shares;
+            for (const share of search.targetShares) if (share !== from[s]) consider(from.map((x, i) => (i === s ? share : x)), base);
+          }
+        }
+      };
+      search1(probe.series);
+      for (let pass = 0; pass < search.refinements; pass++) search1(best!.run.series);
+      const act = followPlan(sim, topology, best!.plan);
+      return () => act();
     },
   };
 }
