@@ -83,8 +83,8 @@ export interface Organisation {
   agents: OrganisationAgent[];
   /** How the changes of several agents for one service combine (policies/decision.ts). */
   combination?: { ties?: TieRounding };
-  /** Per-agent (default) or per-service credit of the missions' own-service goals. */
-  credit?: 'agent' | 'service';
+  /** Per-agent (default), per-service or per-request-path credit of the missions' own-service goals. */
+  credit?: 'agent' | 'service' | 'path';
   /** Training constraint on cost relative to a reference method (a Lagrange multiplier on replica cost). */
   costConstraint?: CostConstraint;
   adversary?: AdversarySpec;

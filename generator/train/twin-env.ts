@@ -28,9 +28,12 @@ export type RoleMode = 'hard' | 'soft' | 'none';
  * How mission goals over the agent's own services reach its per-service decisions: 'agent' gives every
  * slot the sum over all the agent's services; 'service' gives each slot only its own service's terms
  * (goals over critical/entry/all services and the shared team term stay whole), so a wasted replica
- * or an unserved request is charged to the decision that caused it.
+ * or an unserved request is charged to the decision that caused it; 'path' is 'service' except that
+ * request-outcome terms (PATH_TERMS) are the mean over the slot's service and every service whose
+ * requests pass through it (its callers, transitively): a slow callee fails its callers' requests while
+ * meeting its own SLO, and only this credit tells its decision so.
  */
-export type CreditMode = 'agent' | 'service';
+export type CreditMode = 'agent' | 'service' | 'path';
 export const DEFAULT_CREDIT: CreditMode = 'agent';
 
 export interface TwinEnvOptions {
@@ -146,6 +149,7 @@ export class TwinEnv implements MarlEnv {
   private periodStart = 0;
   private endSeconds = 0;
   private readonly credit: CreditMode;
+  private readonly callers: Map<string, string[]>;
   private readonly ties: TieRounding;
   private readonly constrained: boolean;
   private readonly bounds = new BoundsKeeper();
@@ -159,6 +163,7 @@ export class TwinEnv implements MarlEnv {
     this.bound = bindOrganisation(org, topologyServices(this.topology));
     this.maxStep = opts.maxStep ?? 3;
     this.credit = opts.credit ?? org.credit ?? DEFAULT_CREDIT;
+    this.callers = callersOf(this.topology);
     this.ties = org.combination?.ties ?? 'up';
     this.constrained = org.costConstraint !== undefined;
     if (this.constrained) {
@@ -274,12 +279,12 @@ export class TwinEnv implements MarlEnv {
     this.periodStart = to;
     const period = periodMetrics(sim, this.topology, from, to);
     const team = operationalResilience(period, this.topology, this.weights);
-    const perService = this.credit === 'service';
+    const perService = this.credit !== 'agent';
     const rewards = this.bound.agents.map((agent, k) => {
       const shared = (agent.mission.sharedWeight ?? 1) * team;
       const whole = perService ? 0 : missionReward(agent, period, this.bound, this.topology);
       return agent.services.map((s, i) => {
-        const mission = perService ? missionReward(agent, period, this.bound, this.topology, s) : whole;
+        const mission = perService ? missionReward(agent, period, this.bound, this.topology, s, this.credit === 'path' ? this.callers : undefined) : whole;
         const shaping = this.opts.roleMode === 'none' ? 0 : roleShapingReward(agent.role, this.history, focus(agent.services, s), chosen[k]![i]!, this.opts.roleMode === 'soft');
         return mission + shared + shaping;
       });
@@ -428,18 +433,46 @@ export function goalTerm(term: Goal['term'], m: PeriodMetrics, s: number, topolo
   }
 }
 
+/** Goal terms about what happened to requests: under 'path' credit a callee answers for its callers' too. */
+export const PATH_TERMS: ReadonlySet<Goal['term']> = new Set(['unserved', 'failedRequests', 'successRate']);
+
+/** Every service whose requests reach each service (its callers, transitively), by name. */
+export function callersOf(topology: Topology): Map<string, string[]> {
+  const direct = new Map<string, string[]>(topology.services.map((s) => [s.name, []]));
+  for (const e of topology.edges) direct.get(e.to)!.push(e.from);
+  const out = new Map<string, string[]>();
+  for (const svc of topology.services) {
+    const seen = new Set<string>();
+    const stack = [...direct.get(svc.name)!];
+    while (stack.length > 0) {
+      const c = stack.pop()!;
+      if (seen.has(c)) continue;
+      seen.add(c);
+      stack.push(...direct.get(c)!);
+    }
+    out.set(svc.name, topology.services.map((s) => s.name).filter((n) => seen.has(n)));
+  }
+  return out;
+}
+
 /**
  * Goal Reward Guide of the agent's mission: −Σ weight·term (minimise) or +Σ (maximise). With `only`
- * (per-service credit), goals over the agent's own services count that one service alone.
+ * (per-service credit), goals over the agent's own services count that one service alone; with
+ * `callers` as well (path credit), request-outcome terms are the mean over that service and its callers.
  */
-export function missionReward(agent: BoundAgent, m: PeriodMetrics, bound: BoundOrganisation, topology: Topology, only?: string): number {
+export function missionReward(agent: BoundAgent, m: PeriodMetrics, bound: BoundOrganisation, topology: Topology, only?: string, callers?: Map<string, string[]>): number {
+  const index = (name: string): number => topology.services.findIndex((x) => x.name === name);
   let r = 0;
   for (const goal of agent.mission.goals) {
     const sign = goal.sense === 'maximise' ? 1 : -1;
     const own = (goal.services ?? 'agent') === 'agent';
+    if (own && only !== undefined && callers && PATH_TERMS.has(goal.term)) {
+      const path = [only, ...(callers.get(only) ?? [])];
+      r += (sign * goal.weight * path.reduce((a, n) => a + goalTerm(goal.term, m, index(n), topology), 0)) / path.length;
+      continue;
+    }
     for (const name of own && only !== undefined ? [only] : goalServices(goal, agent, bound)) {
-      const s = topology.services.findIndex((x) => x.name === name);
-      r += sign * goal.weight * goalTerm(goal.term, m, s, topology);
+      r += sign * goal.weight * goalTerm(goal.term, m, index(name), topology);
     }
   }
   return r;

@@ -3,7 +3,7 @@ import { loadOrganisation, type Organisation } from '../../../policies/organisat
 import { runTraining } from '../../../generator/train/trainer.ts';
 import { DEFAULT_MAPPO_CONFIG } from '../../../generator/train/mappo.ts';
 import { encodeWeights } from '../../../policies/network.ts';
-import { BoundsKeeper, goalTerm, missionReward, operationalResilience, TwinEnv, type PeriodMetrics } from '../../../generator/train/twin-env.ts';
+import { BoundsKeeper, callersOf, goalTerm, missionReward, operationalResilience, TwinEnv, type PeriodMetrics } from '../../../generator/train/twin-env.ts';
 import { createSimulation } from '../../../generator/twin/simulation.ts';
 import { loadTopology } from '../../../generator/twin/topology.ts';
 import { loadScenario } from '../../../generator/twin/scenario.ts';
@@ -77,6 +77,26 @@ describe('twin environment', () => {
     const drop = (s: string): number => missionReward(resource, base, env.bound, topology, s) - missionReward(resource, crit, env.bound, topology, s);
     expect(drop('B')).toBeCloseTo(drop('C'));
     expect(drop('B')).toBeGreaterThan(0);
+  });
+  it('path credit charges a callee for the requests its callers fail, and nothing else', () => {
+    const topology = loadTopology('chained-services');
+    const callers = callersOf(topology);
+    expect(callers.get('A')).toEqual([]);
+    expect(callers.get('B')).toEqual(['A']);
+    expect(callers.get('D')).toEqual(['A', 'B', 'C']);
+    const bottleneck = env.bound.agents[0]!;
+    // A fails 60 % of its requests (its calls wait on a slow D); D meets its own SLO.
+    const m = period({ withinSlo: [40, 100, 100, 100] });
+    const healthy = period({});
+    const service = (s: string, x: PeriodMetrics): number => missionReward(bottleneck, x, env.bound, topology, s);
+    const path = (s: string, x: PeriodMetrics): number => missionReward(bottleneck, x, env.bound, topology, s, callers);
+    expect(service('D', m)).toBeCloseTo(service('D', healthy));
+    // Unserved weight 10, mean over D and its three callers: 10 · 0.6 / 4.
+    expect(path('D', healthy) - path('D', m)).toBeCloseTo((10 * 0.6) / 4);
+    expect(path('B', healthy) - path('B', m)).toBeCloseTo((10 * 0.6) / 2);
+    // A has no callers: path credit is service credit there; replicas terms stay the slot's own.
+    expect(path('A', m)).toBeCloseTo(service('A', m));
+    expect(path('D', healthy)).toBeCloseTo(service('D', healthy));
   });
   it('rewards slots per service only when credit is per service', () => {
     const run = (credit: 'agent' | 'service'): number[][] => {
