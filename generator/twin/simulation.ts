@@ -42,6 +42,8 @@ export function crashLoopBackoffSeconds(consecutiveCrashes: number): number {
 }
 
 const PENDING = 0; // not scheduled on a node
+/** Window of the node CPU rate the sidecar queries (`[1m]`). */
+const NODE_CPU_WINDOW_SECONDS = 60;
 const STARTING = 1; // container started, not ready yet (start-up delay)
 const READY = 2;
 const BACKOFF = 3; // crashed, waiting for the CrashLoopBackOff restart delay
@@ -185,6 +187,13 @@ export class Simulation {
   private readonly nodeAlive: Uint8Array;
   private readonly nodeAllocated: Float64Array;
   private readonly nodeDemand: Float64Array;
+  /** CPU (milli) the pods on each node used in the last tick, for the node-exporter view. */
+  private readonly nodeUsage: Float64Array;
+  /** Cumulative busy and capacity CPU·s of live nodes at the start of each second (node_cpu_seconds_total). */
+  private readonly nodeBusyAt: number[] = [];
+  private readonly nodeCapacityAt: number[] = [];
+  private nodeBusyCum = 0;
+  private nodeCapacityCum = 0;
   private readonly nodeShare: Float64Array;
   private nextNodeTransition = 0;
   // Pods and controllers.
@@ -283,6 +292,7 @@ export class Simulation {
     this.nodeAlive = new Uint8Array(N).fill(1);
     this.nodeAllocated = new Float64Array(N);
     this.nodeDemand = new Float64Array(N);
+    this.nodeUsage = new Float64Array(N);
     this.nodeShare = new Float64Array(N).fill(1);
 
     this.series = new TimeSeries(this.serviceNames, scenario.durationSeconds);
@@ -897,6 +907,11 @@ export class Simulation {
     const fx = this.injectors.effects;
     const data = this.series.data;
     this.nodeDemand.fill(0);
+    this.nodeUsage.fill(0);
+    if (firstTickOfSecond) {
+      this.nodeBusyAt[sec] = this.nodeBusyCum;
+      this.nodeCapacityAt[sec] = this.nodeCapacityCum;
+    }
     for (let s = 0; s < this.S; s++) {
       const req = this.cpuReq[s]!;
       const b = this.cpuBase[s]!;
@@ -920,9 +935,11 @@ export class Simulation {
           utilSum += usage / req;
           readyCount++;
           this.nodeDemand[p.node]! += wantMilli;
+          this.nodeUsage[p.node]! += usage;
         } else if (p.state === STARTING) {
           p.cpuCum += b * dt;
           this.nodeDemand[p.node]! += b;
+          this.nodeUsage[p.node]! += b;
           if (p.crashedBefore) failed++;
         } else if (p.state === BACKOFF || p.state === LOST) failed++;
       }
@@ -931,7 +948,14 @@ export class Simulation {
       data[row + F.ready] = readyCount;
       data[row + F.cpuUtilization] = readyCount > 0 ? utilSum / readyCount : 0;
       data[row + F.failedPods] = failed;
-      void firstTickOfSecond;
+    }
+    // node-exporter: a node is busy for its pods' CPU and for what a noisy neighbour or the hypervisor
+    // takes (steal); `1 - idle` counts both.
+    for (let n = 0; n < this.N; n++) {
+      if (!this.nodeAlive[n]) continue;
+      const cap = this.nodeCpu[n]!;
+      this.nodeBusyCum += Math.min(cap, this.nodeUsage[n]! + cap * fx.nodeSteal[n]!) * dt;
+      this.nodeCapacityCum += cap * dt;
     }
   }
 
@@ -1046,17 +1070,15 @@ export class Simulation {
         maxReplicas: spec.maxReplicas,
       };
     }
-    let used = 0, total = 0;
-    const lastSec = this.series.length - 1;
-    for (let n = 0; n < this.N; n++) if (this.nodeAlive[n]) total += this.nodeCpu[n]!;
-    if (lastSec >= 0) {
-      for (let s = 0; s < this.S; s++) used += this.series.get(lastSec, s, F.cpuUtilization) * this.series.get(lastSec, s, F.ready) * this.cpuReq[s]!;
-    }
+    // As the sidecar reads it: 1 − avg(rate(node_cpu_seconds_total{mode="idle"}[1m])) over live nodes.
+    const from = Math.max(0, Math.floor(t) - NODE_CPU_WINDOW_SECONDS);
+    const busy = this.nodeBusyCum - (this.nodeBusyAt[from] ?? 0);
+    const capacity = this.nodeCapacityCum - (this.nodeCapacityAt[from] ?? 0);
     return {
       timeMs: SIMULATION_EPOCH_MS + t * 1000,
       metricsAgeSeconds: Number.isFinite(newestSample) ? t - newestSample : t,
       services,
-      nodeCpuUtilization: total > 0 ? Math.min(1, used / total) : 1,
+      nodeCpuUtilization: capacity > 0 ? Math.min(1, busy / capacity) : 0,
     };
   }
 

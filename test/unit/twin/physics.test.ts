@@ -189,6 +189,28 @@ describe('metrics pipeline', () => {
     expect(snap.nodeCpuUtilization).toBeGreaterThan(0);
     expect(snap.nodeCpuUtilization).toBeLessThanOrEqual(1);
   });
+
+  it('node CPU is what node-exporter reports over the last minute: pods plus the CPU a noisy neighbour steals', () => {
+    // Two of three nodes lose 85 % of their CPU from 120 s to 270 s; pods' own usage hardly changes.
+    const scenario = loadScenario('resource-contention');
+    const sim = createSimulation({ topology: topologyOfScenario(scenario), scenario, seed: 1 });
+    const at = (t: number): number => {
+      while (sim.timeSeconds < t) sim.step();
+      return sim.snapshot().nodeCpuUtilization;
+    };
+    const calm = at(110);
+    const halfWindow = at(150);
+    const starved = at(250);
+    const after = at(400);
+    expect(calm).toBeLessThan(0.5);
+    // Busy share ≥ the stolen share, averaged over the three nodes: 2 × 0.85 / 3.
+    expect(starved).toBeGreaterThanOrEqual((2 * 0.85) / 3);
+    expect(starved).toBeLessThanOrEqual(1);
+    // A one-minute rate: half a minute into the contention it shows about half of it.
+    expect(halfWindow).toBeGreaterThan(calm + 0.1);
+    expect(halfWindow).toBeLessThan(starved - 0.1);
+    expect(Math.abs(after - calm)).toBeLessThan(0.05);
+  });
 });
 
 describe('determinism', () => {
