@@ -213,8 +213,7 @@ export function clairvoyant(search: ClairvoyantSearch = CLAIRVOYANT_SEARCH): Met
       };
       search1(probe.series);
       for (let pass = 0; pass < search.refinements; pass++) search1(best!.run.series);
-      const act = followPlan(sim, topology, best!.plan);
-      return () => act();
+      return followPlan(sim, topology, best!.plan);
     },
   };
 }
