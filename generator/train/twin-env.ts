@@ -149,7 +149,8 @@ export class TwinEnv implements MarlEnv {
   private periodStart = 0;
   private endSeconds = 0;
   private readonly credit: CreditMode;
-  private readonly callers: Map<string, string[]>;
+  /** Callers of each service, for 'path' credit only. */
+  private readonly callers: Map<string, string[]> | undefined;
   private readonly ties: TieRounding;
   private readonly constrained: boolean;
   private readonly bounds = new BoundsKeeper();
@@ -163,7 +164,7 @@ export class TwinEnv implements MarlEnv {
     this.bound = bindOrganisation(org, topologyServices(this.topology));
     this.maxStep = opts.maxStep ?? 3;
     this.credit = opts.credit ?? org.credit ?? DEFAULT_CREDIT;
-    this.callers = callersOf(this.topology);
+    this.callers = this.credit === 'path' ? callersOf(this.topology) : undefined;
     this.ties = org.combination?.ties ?? 'up';
     this.constrained = org.costConstraint !== undefined;
     if (this.constrained) {
@@ -284,7 +285,7 @@ export class TwinEnv implements MarlEnv {
       const shared = (agent.mission.sharedWeight ?? 1) * team;
       const whole = perService ? 0 : missionReward(agent, period, this.bound, this.topology);
       return agent.services.map((s, i) => {
-        const mission = perService ? missionReward(agent, period, this.bound, this.topology, s, this.credit === 'path' ? this.callers : undefined) : whole;
+        const mission = perService ? missionReward(agent, period, this.bound, this.topology, s, this.callers) : whole;
         const shaping = this.opts.roleMode === 'none' ? 0 : roleShapingReward(agent.role, this.history, focus(agent.services, s), chosen[k]![i]!, this.opts.roleMode === 'soft');
         return mission + shared + shaping;
       });

@@ -42,12 +42,13 @@ export function crashLoopBackoffSeconds(consecutiveCrashes: number): number {
 }
 
 const PENDING = 0; // not scheduled on a node
-/** Window of the node CPU rate the sidecar queries (`[1m]`). */
-const NODE_CPU_WINDOW_SECONDS = 60;
 const STARTING = 1; // container started, not ready yet (start-up delay)
 const READY = 2;
 const BACKOFF = 3; // crashed, waiting for the CrashLoopBackOff restart delay
 const LOST = 4; // on a node that disappeared, waiting to be evicted
+/** Window of the node CPU rate the sidecar queries (`[1m]`). */
+const NODE_CPU_WINDOW_SECONDS = 60;
+
 export type PodState = 'Pending' | 'Starting' | 'Ready' | 'CrashLoopBackOff' | 'Lost';
 const STATE_NAMES: PodState[] = ['Pending', 'Starting', 'Ready', 'CrashLoopBackOff', 'Lost'];
 
