@@ -99,6 +99,10 @@ export interface CostConstraint {
   learningRate?: number;
   /** Upper bound of the multiplier (default 20). */
   maxMultiplier?: number;
+  /** Which episodes the ratio is measured on: the sampled training episodes (default) or greedy ones, as deployed. */
+  measure?: 'sampled' | 'greedy';
+  /** One multiplier for the mean ratio over scenarios (default) or one per training scenario. */
+  scope?: 'pooled' | 'scenario';
 }
 
 /** What the organisation needs to know of a topology to bind agents to services. */

@@ -20,6 +20,11 @@ export interface MarlEnvSpec {
   agents: MarlAgentSpec[];
   /** Size of the global state the centralised critic sees. */
   stateSize: number;
+  /**
+   * Episode `i` is of kind `i mod episodeKinds` (the twin: one kind per training scenario); a
+   * per-kind cost constraint keeps one multiplier per kind. Absent: one kind.
+   */
+  episodeKinds?: number;
 }
 
 export interface MarlObservation {

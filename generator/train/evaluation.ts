@@ -66,7 +66,7 @@ export interface TrainedPolicies {
   envSteps: number;
   converged: boolean;
   /** The cost constraint's reference (tuning and per-scenario budgets) and the multiplier training ended with. */
-  costConstraint?: { reference: string; tuning: HpaTuning; budgets: Record<string, number>; finalMultiplier: number };
+  costConstraint?: { reference: string; tuning: HpaTuning; budgets: Record<string, number>; finalMultiplier: number; finalMultipliers?: number[] };
   /** The HPA spec the agents were trained on (absent: the topology's own). */
   hpaBase?: HpaBase;
   /** The guards' cooldown they run under (absent: DEFAULT_COOLDOWN_SECONDS, as in training). */
@@ -111,7 +111,13 @@ export function costBudgets(topologyName: string, scenarioNames: string[], cwd: 
 /** MAPPO's cost constraint from the organisation's (defaults: ratio 1, learning rate 0.25, multiplier ≤ 20). */
 export function costConstraintConfig(org: Organisation): MappoConfig['costConstraint'] {
   const c = org.costConstraint;
-  return c ? { ratio: c.ratio ?? 1, learningRate: c.learningRate ?? 0.25, maxMultiplier: c.maxMultiplier ?? 20 } : null;
+  return c ? { ratio: c.ratio ?? 1, learningRate: c.learningRate ?? 0.25, maxMultiplier: c.maxMultiplier ?? 20,
+    ...(c.measure ? { measure: c.measure } : {}), ...(c.scope ? { scope: c.scope === 'scenario' ? 'kind' as const : 'pooled' as const } : {}) } : null;
+}
+
+/** The trained multipliers as policies.json records them: the largest, and each kind's when there are several. */
+function finalMultipliers(ms: readonly number[]): { finalMultiplier: number; finalMultipliers?: number[] } {
+  return { finalMultiplier: Math.max(0, ...ms), ...(ms.length > 1 ? { finalMultipliers: [...ms] } : {}) };
 }
 
 export async function trainPolicies(req: TrainRequest): Promise<TrainedPolicies> {
@@ -139,7 +145,7 @@ export async function trainPolicies(req: TrainRequest): Promise<TrainedPolicies>
     wallMs: result.wallMs,
     envSteps: result.envSteps,
     converged: result.state.converged,
-    ...(constraint ? { costConstraint: { ...constraint, finalMultiplier: result.state.costMultiplier } } : {}),
+    ...(constraint ? { costConstraint: { ...constraint, ...finalMultipliers(result.state.costMultipliers) } } : {}),
     ...(options.hpaBase ? { hpaBase: options.hpaBase } : {}),
   };
 }

@@ -70,8 +70,13 @@ export interface MappoConfig {
    * Cost constraint (Lagrangian MAPPO): each decision's reward loses multiplier × its cost (the
    * environment's `costs`); after every iteration the multiplier grows by `learningRate` × (mean episode
    * `costRatio` − `ratio`), never below 0 nor above `maxMultiplier`. null: unconstrained.
+   * `measure`: 'sampled' measures the ratio on the training episodes themselves; 'greedy' on extra
+   * episodes (one per episode kind, fresh training seeds each iteration) played with the most probable
+   * action, as the policy is deployed: exploration costs more than the deployed policy does.
+   * `scope`: 'pooled' keeps one multiplier for the mean ratio; 'kind' one per episode kind (the twin:
+   * per training scenario), each held to `ratio`, and an episode is charged its kind's multiplier.
    */
-  costConstraint: { ratio: number; learningRate: number; maxMultiplier: number } | null;
+  costConstraint: { ratio: number; learningRate: number; maxMultiplier: number; measure?: 'sampled' | 'greedy'; scope?: 'pooled' | 'kind' } | null;
 }
 
 export const DEFAULT_MAPPO_CONFIG: MappoConfig = {
@@ -374,9 +379,13 @@ export interface IterationLog {
   summary: Record<string, number>;
   /** Mean adversary return of the iteration's episodes (only when training with an adversary). */
   adversaryReturn?: number;
-  /** Cost constraint: the multiplier the iteration trained with, and its episodes' mean cost ratio. */
+  /**
+   * Cost constraint: the multiplier the iteration trained with, and its measured cost ratio (scope
+   * 'kind': the largest of both over the kinds, each kind's in `costByKind`).
+   */
   costMultiplier?: number;
   costRatio?: number;
+  costByKind?: { ratio: number; multiplier: number }[];
 }
 
 export interface TrainerState {
@@ -391,12 +400,22 @@ export interface TrainerState {
   rewardScale: number[];
   history: IterationLog[];
   converged: boolean;
-  /** Lagrange multiplier of the cost constraint (0 when unconstrained). */
-  costMultiplier: number;
+  /** Lagrange multipliers of the cost constraint: one (scope 'pooled') or one per episode kind; 0 when unconstrained. */
+  costMultipliers: number[];
 }
 
 /** Runs episodes; in-process or on worker threads (see rollouts.ts). Must keep order by index. */
-export type EpisodeRunner = (policy: PolicySet, episodes: { seed: number; index: number }[]) => Promise<Trajectory[]>;
+export type EpisodeRunner = (policy: PolicySet, episodes: { seed: number; index: number; mode?: 'sample' | 'greedy' }[]) => Promise<Trajectory[]>;
+
+/** How many multipliers the cost constraint keeps: one per episode kind with scope 'kind', else one. */
+export function costKinds(spec: MarlEnvSpec, config: Pick<MappoConfig, 'costConstraint'>): number {
+  return config.costConstraint?.scope === 'kind' ? Math.max(1, spec.episodeKinds ?? 1) : 1;
+}
+
+/** The multiplier an episode is charged: its kind's (episode index modulo the kinds) or the pooled one. */
+function multiplierOf(state: TrainerState, index: number): number {
+  return state.costMultipliers[index % state.costMultipliers.length] ?? 0;
+}
 
 export function criticInputSize(spec: MarlEnvSpec): number {
   const maxSlots = Math.max(...spec.agents.map((a) => a.slots.length));
@@ -424,7 +443,7 @@ export function createTrainer(spec: MarlEnvSpec, config: MappoConfig, calibratio
     }),
     history: [],
     converged: false,
-    costMultiplier: 0,
+    costMultipliers: Array.from({ length: costKinds(spec, config) }, () => 0),
   };
 }
 
@@ -457,6 +476,11 @@ export async function trainIteration(spec: MarlEnvSpec, state: TrainerState, con
   const j = state.iteration;
   const episodes = Array.from({ length: config.episodesPerIteration }, (_, i) => ({ seed: episodeSeed(config.seed, j, i), index: i }));
   const trajs = await run(policySet(state), episodes);
+  // Greedy measurement of the cost constraint: one episode per kind, after the training episodes (in a
+  // call of their own, so indices stay unique within a call).
+  const measured = config.costConstraint?.measure === 'greedy'
+    ? await run(policySet(state), Array.from({ length: Math.max(1, spec.episodeKinds ?? 1) }, (_, i) => ({ seed: episodeSeed(config.seed, j, config.episodesPerIteration + i), index: i, mode: 'greedy' as const })))
+    : trajs;
 
   // Values of every (t, agent, slot) under the current critic, then GAE per slot trajectory.
   const samples: Sample[] = [];
@@ -471,7 +495,7 @@ export async function trainIteration(spec: MarlEnvSpec, state: TrainerState, con
         inputs.forEach((x, i) => batch.set(x, i * x.length));
         const values = state.critic.forward(batch, inputs.length).out;
         const rewards = new Float64Array(traj.steps);
-        const lambda = config.costConstraint && a.costs ? state.costMultiplier : 0;
+        const lambda = config.costConstraint && a.costs ? multiplierOf(state, traj.index) : 0;
         for (let t = 0; t < traj.steps; t++) rewards[t] = (a.rewards[t * S + s]! - (lambda > 0 ? lambda * a.costs![t * S + s]! : 0)) / state.rewardScale[k]!;
         const { advantages, returns } = computeGae(rewards, values, config.gamma, config.gaeLambda);
         for (let t = 0; t < traj.steps; t++) {
@@ -578,20 +602,34 @@ export async function trainIteration(spec: MarlEnvSpec, state: TrainerState, con
     summary,
   };
   if (trajs.some((t) => t.adversaryReturn !== undefined)) log.adversaryReturn = trajs.reduce((a, t) => a + (t.adversaryReturn ?? 0), 0) / trajs.length;
-  if (config.costConstraint) {
-    const ratios = trajs.map((t) => t.summary.costRatio).filter((x): x is number => x !== undefined && Number.isFinite(x));
-    if (ratios.length > 0) {
-      const c = config.costConstraint;
-      const ratio = ratios.reduce((a, b) => a + b, 0) / ratios.length;
-      log.costMultiplier = state.costMultiplier;
-      log.costRatio = ratio;
-      state.costMultiplier = Math.min(c.maxMultiplier, Math.max(0, state.costMultiplier + c.learningRate * (ratio - c.ratio)));
-    }
-  }
+  if (config.costConstraint) updateCostMultipliers(state, config.costConstraint, measured, log);
   state.history.push(log);
   state.iteration++;
   state.converged = hasConverged(state.history, config);
   return log;
+}
+
+/**
+ * Dual ascent on the cost constraint after an iteration: each multiplier moves by learningRate × (its
+ * measured ratio − ratio), within [0, maxMultiplier]. The log gets the multipliers the iteration trained with.
+ */
+function updateCostMultipliers(state: TrainerState, c: NonNullable<MappoConfig['costConstraint']>, measured: readonly Trajectory[], log: IterationLog): void {
+  const kinds = state.costMultipliers.length;
+  const sums = new Array<number>(kinds).fill(0);
+  const counts = new Array<number>(kinds).fill(0);
+  for (const t of measured) {
+    const r = t.summary.costRatio;
+    if (r === undefined || !Number.isFinite(r)) continue;
+    sums[t.index % kinds] += r;
+    counts[t.index % kinds]++;
+  }
+  if (counts.every((n) => n === 0)) return;
+  const byKind = state.costMultipliers.map((multiplier, k) => ({ ratio: counts[k]! > 0 ? sums[k]! / counts[k]! : NaN, multiplier }));
+  const known = byKind.filter((b) => Number.isFinite(b.ratio));
+  log.costMultiplier = Math.max(...known.map((b) => b.multiplier));
+  log.costRatio = Math.max(...known.map((b) => b.ratio));
+  if (kinds > 1) log.costByKind = byKind;
+  state.costMultipliers = byKind.map((b) => (Number.isFinite(b.ratio) ? Math.min(c.maxMultiplier, Math.max(0, b.multiplier + c.learningRate * (b.ratio - c.ratio))) : b.multiplier));
 }
 
 /**
@@ -629,5 +667,5 @@ function shuffle<T>(xs: T[], rng: Rng): void {
 
 /** In-process runner: builds nothing, plays episodes in index order on one environment. */
 export function inProcessRunner(env: MarlEnv): EpisodeRunner {
-  return async (policy, episodes) => episodes.map((e) => collectEpisode(env, policy, e.seed, e.index, 'sample'));
+  return async (policy, episodes) => episodes.map((e) => collectEpisode(env, policy, e.seed, e.index, e.mode ?? 'sample'));
 }

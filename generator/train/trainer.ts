@@ -9,7 +9,7 @@ import { KarmaError } from '../../policies/errors.ts';
 import { decodeWeights, encodeWeights } from '../../policies/network.ts';
 import type { EnvSpec, MarlEnvSpec } from './env.ts';
 import { createEnv } from './envs.ts';
-import { calibrationRows, createTrainer, episodeSeed, trainIteration, type IterationLog, type MappoConfig, type TrainerState } from './mappo.ts';
+import { calibrationRows, costKinds, createTrainer, episodeSeed, trainIteration, type IterationLog, type MappoConfig, type TrainerState } from './mappo.ts';
 import { Adam, TrainableMlp } from './nn.ts';
 import { createRolloutPool } from './rollouts.ts';
 
@@ -76,7 +76,7 @@ interface CheckpointDocument {
   stateNorm: TrainerState['stateNorm'];
   rewardScale: number[];
   history: IterationLog[];
-  costMultiplier?: number;
+  costMultipliers?: number[];
 }
 
 export function writeCheckpoint(path: string, state: TrainerState, identity: string): void {
@@ -91,7 +91,7 @@ export function writeCheckpoint(path: string, state: TrainerState, identity: str
     stateNorm: state.stateNorm,
     rewardScale: state.rewardScale,
     history: state.history,
-    ...(state.costMultiplier !== 0 ? { costMultiplier: state.costMultiplier } : {}),
+    ...(state.costMultipliers.some((m) => m !== 0) ? { costMultipliers: state.costMultipliers } : {}),
   };
   mkdirSync(dirname(path), { recursive: true });
   // Write then rename, so an interrupted run never leaves half a checkpoint.
@@ -123,5 +123,6 @@ export function readCheckpoint(path: string, spec: MarlEnvSpec, config: MappoCon
   const criticOpt = new Adam(critic.params.length);
   criticOpt.restore(doc.critic.adam);
   if (actors.length !== spec.agents.length) throw new KarmaError('the checkpoint has another number of agents', { where: path });
-  return { iteration: doc.iteration, converged: doc.converged, actors, actorOpt, critic, criticOpt, obsNorm: doc.obsNorm, stateNorm: doc.stateNorm, rewardScale: doc.rewardScale, history: doc.history, costMultiplier: doc.costMultiplier ?? 0 };
+  return { iteration: doc.iteration, converged: doc.converged, actors, actorOpt, critic, criticOpt, obsNorm: doc.obsNorm, stateNorm: doc.stateNorm, rewardScale: doc.rewardScale, history: doc.history,
+    costMultipliers: doc.costMultipliers ?? Array.from({ length: costKinds(spec, config) }, () => 0) };
 }

@@ -186,7 +186,7 @@ export class TwinEnv implements MarlEnv {
       // Its "actions" are action labels (indices decoded by adversaryAction), one slot, seeing the entry points.
       agents.push({ name: ADVERSARY_AGENT_NAME, slots: [ADVERSARY_AGENT_NAME], features: [...DEFAULT_FEATURES], actions: Array.from({ length: n }, (_, i) => i), adversary: true });
     }
-    this.spec = { agents, stateSize: this.topology.services.length * STATE_FIELDS_PER_SERVICE + 2 };
+    this.spec = { agents, stateSize: this.topology.services.length * STATE_FIELDS_PER_SERVICE + 2, episodeKinds: this.scenarios.length };
   }
 
   get simulation(): Simulation | undefined {

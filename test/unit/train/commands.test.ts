@@ -79,6 +79,32 @@ describe('karma-hpa train / evaluate', () => {
       rmSync(dir, { recursive: true, force: true });
     }
   });
+  it('a per-scenario constraint measured on greedy episodes keeps one multiplier per training scenario', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'karma-train-kind-'));
+    try {
+      const org = readFileSync(new URL('../../../policies/organisations/default.yaml', import.meta.url), 'utf8');
+      writeFileSync(join(dir, 'org.yaml'), `${org.replace(/^costConstraint:.*\n/gm, '')}\ncostConstraint: { reference: tuned-hpa, ratio: 1.1, measure: greedy, scope: scenario }\n`);
+      // The same scenario under a second name: a second kind with its own budget.
+      writeFileSync(join(dir, 'twin.yaml'), readFileSync(fixture, 'utf8').replace(/^name: .*$/m, 'name: short-ddos-twin'));
+      const io = capture(dir);
+      const code = await main(['train', '--topology', 'chained-services', '--scenarios', `${fixture},twin.yaml`, '--organisation', 'org.yaml', '--hpa-base', 'tuned', '--seed', '3', '--out', 'run', '--iterations', '2', '--episodes', '2', '--workers', '2'], io);
+      expect(code, io.stderr.join('')).toBe(0);
+      const policies = JSON.parse(readFileSync(join(dir, 'run', 'policies.json'), 'utf8')) as { costConstraint: { finalMultiplier: number; finalMultipliers: number[] }; config: { costConstraint: { measure: string; scope: string } } };
+      expect(policies.config.costConstraint).toMatchObject({ measure: 'greedy', scope: 'kind' });
+      const curves = JSON.parse(readFileSync(join(dir, 'run', 'curves.json'), 'utf8')) as { iterations: { costRatio: number; costByKind: { ratio: number; multiplier: number }[] }[] };
+      const first = curves.iterations[0]!.costByKind;
+      expect(first).toHaveLength(2);
+      expect(first.every((k) => k.multiplier === 0 && k.ratio > 0)).toBe(true);
+      expect(curves.iterations[0]!.costRatio).toBe(Math.max(...first.map((k) => k.ratio)));
+      // Each kind's multiplier follows its own ratio.
+      const expected = first.map((k) => Math.max(0, 0.25 * (k.ratio - 1.1)));
+      curves.iterations[1]!.costByKind.forEach((k, i) => expect(k.multiplier).toBeCloseTo(expected[i]!, 9));
+      expect(policies.costConstraint.finalMultipliers).toHaveLength(2);
+      expect(policies.costConstraint.finalMultiplier).toBe(Math.max(...policies.costConstraint.finalMultipliers));
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
   it('with --seeds trains one run per seed and keeps the one that validates best', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'karma-train-seeds-'));
     try {

@@ -184,6 +184,61 @@ class BudgetBandit implements MarlEnv {
   }
 }
 
+/**
+ * The bandit in two kinds of episode (even index: a budget of every step, odd: of a quarter of them);
+ * the agent sees the kind. One pooled multiplier prices both alike; one per kind lets the rich kind spend.
+ */
+class TwoBudgetBandit implements MarlEnv {
+  readonly spec: MarlEnvSpec = { agents: [{ name: 'spender', slots: ['s'], features: ['kind'], actions: [0, 1] }], stateSize: 1, episodeKinds: 2 };
+  private t = 0;
+  private generous = 0;
+  private kind = 0;
+  reset(_seed: number, episode: number): void {
+    this.t = 0;
+    this.generous = 0;
+    this.kind = episode % 2;
+  }
+  observe(): MarlObservation {
+    return { obs: [[Float32Array.of(this.kind)]], masks: [[Uint8Array.of(1, 1)]], state: Float32Array.of(this.kind) };
+  }
+  step(actions: number[][]): MarlStepResult {
+    const a = actions[0]![0]!;
+    this.generous += a;
+    this.t++;
+    return { rewards: [[a === 1 ? 1 : 0.6]], costs: [[a]], done: this.t >= 8 };
+  }
+  summary(): Record<string, number> {
+    return { [`generous${this.kind}`]: this.generous / 8, costRatio: this.generous / 8 / (this.kind === 0 ? 1 : 0.25) };
+  }
+}
+
+describe('MAPPO with a cost constraint per episode kind', () => {
+  const config = { ...DEFAULT_MAPPO_CONFIG, iterations: 40, episodesPerIteration: 8, hidden: [8], entropyCoef: 0.003, actorLearningRate: 1e-2, criticLearningRate: 1e-2, convergenceStd: 0, normaliseRewards: false };
+  const train = async (scope: 'pooled' | 'kind'): Promise<{ rich: number; poor: number; logs: IterationLog[]; multipliers: number[] }> => {
+    const env = new TwoBudgetBandit();
+    const c = { ...config, costConstraint: { ratio: 1, learningRate: 0.5, maxMultiplier: 5, scope } };
+    const state = createTrainer(env.spec, c, calibrationRows(env, [1]));
+    const logs: IterationLog[] = [];
+    for (let i = 0; i < c.iterations; i++) logs.push(await trainIteration(env.spec, state, c, inProcessRunner(env)));
+    // Each kind's share is averaged over all episodes (half of them of that kind): × 2 for the kind's own.
+    const last = (k: string): number => (2 * logs.slice(-5).reduce((a, l) => a + l.summary[k]!, 0)) / 5;
+    return { rich: last('generous0'), poor: last('generous1'), logs, multipliers: state.costMultipliers };
+  };
+  it('keeps one multiplier per kind; the kind within its budget stays unpriced and spends', async () => {
+    const perKind = await train('kind');
+    expect(perKind.multipliers).toHaveLength(2);
+    expect(perKind.logs.every((l) => l.costByKind!.length === 2 && l.costByKind![0]!.multiplier === 0)).toBe(true);
+    expect(Math.max(...perKind.logs.map((l) => l.costByKind![1]!.multiplier))).toBeGreaterThan(0.5);
+    expect(perKind.rich).toBeGreaterThan(0.7);
+    expect(perKind.poor).toBeLessThan(0.5);
+    const pooled = await train('pooled');
+    expect(pooled.multipliers).toHaveLength(1);
+    expect(pooled.logs.at(-1)!.costByKind).toBeUndefined();
+    // The pooled mean ratio (rich ≤ 1, poor up to 4) prices the rich kind too.
+    expect(pooled.rich).toBeLessThan(perKind.rich);
+  });
+});
+
 describe('MAPPO with a cost constraint (Lagrange multiplier)', () => {
   const config = { ...DEFAULT_MAPPO_CONFIG, iterations: 40, episodesPerIteration: 8, hidden: [8], entropyCoef: 0.003, actorLearningRate: 1e-2, criticLearningRate: 1e-2, convergenceStd: 0, normaliseRewards: false };
   const train = async (costConstraint: typeof config.costConstraint): Promise<{ share: number; multiplier: number; logs: IterationLog[] }> => {
@@ -193,7 +248,7 @@ describe('MAPPO with a cost constraint (Lagrange multiplier)', () => {
     const logs: IterationLog[] = [];
     for (let i = 0; i < c.iterations; i++) logs.push(await trainIteration(env.spec, state, c, inProcessRunner(env)));
     const share = logs.slice(-5).reduce((a, l) => a + l.summary.generousShare!, 0) / 5;
-    return { share, multiplier: state.costMultiplier, logs };
+    return { share, multiplier: state.costMultipliers[0]!, logs };
   };
   it('unconstrained, the agent spends on every step; constrained, it keeps near its budget', async () => {
     const free = await train(null);
@@ -215,6 +270,16 @@ describe('MAPPO with a cost constraint (Lagrange multiplier)', () => {
     expect(Math.max(...capped.logs.map((l) => l.costMultiplier!))).toBeLessThanOrEqual(0.3);
     const slack = await train({ ratio: 10, learningRate: 10, maxMultiplier: 5 });
     expect(slack.logs.every((l) => l.costMultiplier === 0)).toBe(true);
+  });
+  it('measure greedy: the ratio comes from extra greedy episodes, not from the sampled ones', async () => {
+    const sampled = await train({ ratio: 1, learningRate: 0.5, maxMultiplier: 5 });
+    const greedy = await train({ ratio: 1, learningRate: 0.5, maxMultiplier: 5, measure: 'greedy' });
+    // A greedy episode plays one action throughout: generous share 0 or 1, ratio 0 or 2.
+    expect(greedy.logs.every((l) => l.costRatio === 0 || l.costRatio === 2)).toBe(true);
+    expect(sampled.logs.some((l) => l.costRatio! > 0 && l.costRatio! < 2)).toBe(true);
+    // The constraint still binds: the multiplier rises whenever the greedy choice is generous.
+    expect(Math.max(...greedy.logs.map((l) => l.costMultiplier!))).toBeGreaterThan(0.4);
+    expect(greedy.share).toBeLessThan(0.85);
   });
   it('is not converged while the recent episodes break the constraint', () => {
     const h = Array.from({ length: 7 }, (_, iteration) => ({ iteration, meanReturn: iteration === 0 ? -5 : 1, costRatio: 1.3 }) as IterationLog);

@@ -49,11 +49,11 @@ describe('training runs', () => {
       const twin = { kind: 'twin', options } as const;
       const constrained = { ...config, iterations: 3, episodesPerIteration: 2, calibrationEpisodes: 1, costConstraint: { ratio: 1, learningRate: 0.5, maxMultiplier: 20 } };
       const full = await runTraining(twin, constrained, { workers: 1 });
-      expect(full.state.costMultiplier).toBeGreaterThan(0);
+      expect(full.state.costMultipliers[0]).toBeGreaterThan(0);
       await runTraining(twin, constrained, { workers: 1, checkpointPath, stopAfter: 2 });
-      expect(JSON.parse(readFileSync(checkpointPath, 'utf8')).costMultiplier).toBe(full.state.history[2]!.costMultiplier);
+      expect(JSON.parse(readFileSync(checkpointPath, 'utf8')).costMultipliers).toEqual([full.state.history[2]!.costMultiplier]);
       const resumed = await runTraining(twin, constrained, { workers: 1, checkpointPath, resume: true });
-      expect(resumed.state.costMultiplier).toBe(full.state.costMultiplier);
+      expect(resumed.state.costMultipliers).toEqual(full.state.costMultipliers);
       expect(weights(resumed)).toEqual(weights(full));
     } finally {
       rmSync(dir, { recursive: true, force: true });
