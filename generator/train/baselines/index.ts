@@ -183,7 +183,9 @@ function runPlan(topology: Topology, scenario: Scenario, seed: number, plan: Rep
  * every plan is run on the same scenario and seed, and the one with the fewest failed requests wins
  * (the cheapest among those within `tolerance`). Refinement passes re-plan from the winner's own run,
  * where pods sit on other nodes than at maximum replicas and meet other contention. The winner is then
- * replayed: the episode is exactly the winning run.
+ * replayed: the episode is exactly the winning run. Being judged in hindsight, the search also exploits
+ * pod placement (on resource-contention its winner puts two of A's pods on the node the neighbour
+ * spares), which no policy that sees only metrics can plan: a bound, not a target.
  */
 export function clairvoyant(search: ClairvoyantSearch = CLAIRVOYANT_SEARCH): Method {
   return {
