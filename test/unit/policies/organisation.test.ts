@@ -136,6 +136,20 @@ describe('role action guides', () => {
     expect(roleShapingReward(role('resource-manager'), calm, ['B'], -2)).toBeCloseTo(-0.05);
     expect(roleShapingReward(role('resource-manager'), [snap({ B: {} }, 0.7)], ['B'], -2)).toBe(0);
   });
+  it('outside its specialty every role prefers to hold or release one replica', () => {
+    // Calm: no backlog, steady traffic at 50 req/s per replica, no failed pods.
+    const calm = [snap({ A: { replicas: 4, readyReplicas: 4, requestRate: 200 } })];
+    for (const name of ['bottleneck-manager', 'ddos-manager', 'failure-manager']) {
+      expect(roleShapingReward(role(name), calm, ['A'], 0), name).toBeCloseTo(0.1);
+      expect(roleShapingReward(role(name), calm, ['A'], -1), name).toBeCloseTo(0.1);
+      expect(roleShapingReward(role(name), calm, ['A'], 1), name).toBeCloseTo(-0.1);
+    }
+    // In its specialty the stand-down rule is silent: a surge (rate × 1.4 in a period) for the DDoS Manager,
+    // a failed pod for the Failure Manager, a queue for the Bottleneck Manager.
+    expect(roleShapingReward(role('ddos-manager'), [snap({ A: { replicas: 4, readyReplicas: 4, requestRate: 200, requestRateChange: 1.4 } })], ['A'], 1)).toBe(0);
+    expect(roleShapingReward(role('failure-manager'), [snap({ A: { replicas: 4, readyReplicas: 4, requestRate: 200, failedPods: 1 } })], ['A'], 1)).toBe(0);
+    expect(roleShapingReward(role('bottleneck-manager'), [snap({ A: { replicas: 4, readyReplicas: 4, requestRate: 200, pendingRequests: 20 } })], ['A'], 1)).toBe(0);
+  });
 });
 
 describe('buildObservation', () => {
