@@ -160,46 +160,29 @@ describe('MAPPO', () => {
 
 /**
  * A one-agent bandit with a budget: "generous" (action 1) earns 1 and costs 1, "frugal" (action 0) earns
- * 0.6 and costs nothing; the budget allows generous in at most half the steps (costRatio = share / 0.5).
+ * 0.6 and costs nothing; the budget allows generous in at most that share of the steps (costRatio =
+ * share ÷ budget). With several budgets, episode i is of kind i mod their count, the agent sees its kind,
+ * and the summary reports each kind's share under `generous<kind>`.
  */
 class BudgetBandit implements MarlEnv {
-  readonly spec: MarlEnvSpec = { agents: [{ name: 'spender', slots: ['s'], features: ['bias'], actions: [0, 1] }], stateSize: 1 };
-  private t = 0;
-  private generous = 0;
-  reset(): void {
-    this.t = 0;
-    this.generous = 0;
-  }
-  observe(): MarlObservation {
-    return { obs: [[Float32Array.of(1)]], masks: [[Uint8Array.of(1, 1)]], state: Float32Array.of(this.t / 8) };
-  }
-  step(actions: number[][]): MarlStepResult {
-    const a = actions[0]![0]!;
-    this.generous += a;
-    this.t++;
-    return { rewards: [[a === 1 ? 1 : 0.6]], costs: [[a]], done: this.t >= 8 };
-  }
-  summary(): Record<string, number> {
-    return { generousShare: this.generous / 8, costRatio: this.generous / 8 / 0.5 };
-  }
-}
-
-/**
- * The bandit in two kinds of episode (even index: a budget of every step, odd: of a quarter of them);
- * the agent sees the kind. One pooled multiplier prices both alike; one per kind lets the rich kind spend.
- */
-class TwoBudgetBandit implements MarlEnv {
-  readonly spec: MarlEnvSpec = { agents: [{ name: 'spender', slots: ['s'], features: ['kind'], actions: [0, 1] }], stateSize: 1, episodeKinds: 2 };
+  readonly spec: MarlEnvSpec;
   private t = 0;
   private generous = 0;
   private kind = 0;
+  private readonly budgets: number[];
+  constructor(budgets: number[] = [0.5]) {
+    this.budgets = budgets;
+    const kinds = budgets.length;
+    this.spec = { agents: [{ name: 'spender', slots: ['s'], features: [kinds > 1 ? 'kind' : 'bias'], actions: [0, 1] }], stateSize: 1, ...(kinds > 1 ? { episodeKinds: kinds } : {}) };
+  }
   reset(_seed: number, episode: number): void {
     this.t = 0;
     this.generous = 0;
-    this.kind = episode % 2;
+    this.kind = episode % this.budgets.length;
   }
   observe(): MarlObservation {
-    return { obs: [[Float32Array.of(this.kind)]], masks: [[Uint8Array.of(1, 1)]], state: Float32Array.of(this.kind) };
+    const several = this.budgets.length > 1;
+    return { obs: [[Float32Array.of(several ? this.kind : 1)]], masks: [[Uint8Array.of(1, 1)]], state: Float32Array.of(several ? this.kind : this.t / 8) };
   }
   step(actions: number[][]): MarlStepResult {
     const a = actions[0]![0]!;
@@ -208,14 +191,16 @@ class TwoBudgetBandit implements MarlEnv {
     return { rewards: [[a === 1 ? 1 : 0.6]], costs: [[a]], done: this.t >= 8 };
   }
   summary(): Record<string, number> {
-    return { [`generous${this.kind}`]: this.generous / 8, costRatio: this.generous / 8 / (this.kind === 0 ? 1 : 0.25) };
+    const key = this.budgets.length > 1 ? `generous${this.kind}` : 'generousShare';
+    return { [key]: this.generous / 8, costRatio: this.generous / 8 / this.budgets[this.kind]! };
   }
 }
 
 describe('MAPPO with a cost constraint per episode kind', () => {
   const config = { ...DEFAULT_MAPPO_CONFIG, iterations: 40, episodesPerIteration: 8, hidden: [8], entropyCoef: 0.003, actorLearningRate: 1e-2, criticLearningRate: 1e-2, convergenceStd: 0, normaliseRewards: false };
   const train = async (scope: 'pooled' | 'kind'): Promise<{ rich: number; poor: number; logs: IterationLog[]; multipliers: number[] }> => {
-    const env = new TwoBudgetBandit();
+    // Even episodes may spend on every step, odd ones on a quarter: one pooled multiplier prices both alike.
+    const env = new BudgetBandit([1, 0.25]);
     const c = { ...config, costConstraint: { ratio: 1, learningRate: 0.5, maxMultiplier: 5, scope } };
     const state = createTrainer(env.spec, c, calibrationRows(env, [1]));
     const logs: IterationLog[] = [];
