@@ -23,12 +23,13 @@ import { parse as parseYaml } from 'yaml';
 export const evaluateCommand: Command = {
   name: 'evaluate',
   summary: 'compare trained agents and baselines in the twin: success, latency, pending, recovery, availability, cost (95 % CIs)',
-  usage: '--topology NAME|FILE --scenarios S[,S…] (--methods M[,M…] | --bundle FILE) [--seeds N] [--policies DIR…] [--json] [--out DIR] [--report FILE]',
+  usage: '--topology NAME|FILE --scenarios S[,S…] (--methods M[,M…] | --bundle FILE) [--seeds N] [--policies DIR…] [--tune-on S[,S…]] [--json] [--out DIR] [--report FILE]',
   options: {
     topology: { type: 'string', description: 'built-in topology or topology YAML file', valueName: 'NAME|FILE' },
     scenarios: { type: 'string', multiple: true, description: 'scenarios to evaluate (built-in names or files)', valueName: 'S' },
     methods: { type: 'string', multiple: true, description: `methods: ${ALL_METHODS.join(', ')}`, valueName: 'M' },
     seeds: { type: 'string', description: 'evaluation seeds per scenario and method (disjoint from training seeds)', default: '5', valueName: 'N' },
+    'tune-on': { type: 'string', multiple: true, description: 'scenarios the tuned HPA is grid-searched on (default: the evaluated ones); for held-out scenarios pass the training scenarios, so the HPA is not tuned on its test', valueName: 'S' },
     bundle: { type: 'string', description: 'evaluate the agents of this PolicyBundle (JSON or YAML; schema and digest checked) as method "bundle"; --methods then defaults to bundle,default-hpa', valueName: 'FILE' },
     report: { type: 'string', description: 'write the summary as a Markdown report (for a pull-request comment)', valueName: 'FILE' },
     policies: { type: 'string', multiple: true, description: 'output directory of `karma-hpa train` (its policies.json names the method); repeatable', valueName: 'DIR' },
@@ -39,7 +40,9 @@ export const evaluateCommand: Command = {
   },
   details: `Example:
   karma-hpa evaluate --topology chained-services --scenarios ddos,mixed --methods default-hpa,tuned-hpa,mas --policies runs/mas --seeds 5
-The tuned HPA is grid-searched (CPU target × behavior) on the same scenarios with training seeds ${TUNING_SEEDS.join(', ')}.
+The tuned HPA is grid-searched (CPU target × behavior) on the same scenarios (or those of --tune-on) with
+training seeds ${TUNING_SEEDS.join(', ')}. Held-out scenarios, tuned on the training ones:
+  karma-hpa evaluate --topology chained-services --scenarios yoyo,node-loss --tune-on bottleneck,ddos,pod-failures,resource-contention,mixed --methods tuned-hpa,mas --policies runs/mas
 Metrics are the twin's (generator/twin/metrics.ts); ± is the half-width of the 95 % confidence interval.`,
   run: async (args, io) => {
     const cmd = 'evaluate';
@@ -79,7 +82,9 @@ Metrics are the twin's (generator/twin/metrics.ts); ± is the half-width of the 
       }));
       progress.finish();
     }
-    const ctx: MethodBuildContext = { topology, tuningScenarios: scenarios, trained };
+    const tuneOn = listOpt(args, 'tune-on');
+    const tuningScenarios = tuneOn.length === 0 ? scenarios : tuneOn.map((s) => loadScenario(s, io.cwd, { topology: topology.name }));
+    const ctx: MethodBuildContext = { topology, tuningScenarios, trained };
     const methods = methodNames.map((m) => buildMethod(m, ctx));
     const progress = new Progress(io, 'evaluate', scenarios.length * methods.length * seeds.length);
     let done = 0;
@@ -89,12 +94,13 @@ Metrics are the twin's (generator/twin/metrics.ts); ± is the half-width of the 
     const table = formatSummary(summary);
     const header = {
       topology: topology.name, scenarios: scenarios.map((s) => s.name), methods: methodNames, seeds, tuning: ctx.tuning ?? null,
+      ...(tuneOn.length > 0 ? { tunedOn: tuningScenarios.map((s) => s.name) } : {}),
       ...(bundle ? { bundle: { name: bundle.metadata.name, version: bundle.spec.version, digest: bundle.spec.digest } } : {}),
     };
     // A 95 % CI over a single seed is undefined (NaN); JSON carries it as null.
     const summaryJson = withoutNonFinite(summary);
     if (args.values.json) io.out(canonicalPrettyJson({ ...header, summary: summaryJson }));
-    else io.out(`${ctx.tuning ? `tuned HPA: CPU target ${ctx.tuning.cpuTargetPercent} %, behavior ${ctx.tuning.behavior}\n` : ''}${table}`);
+    else io.out(`${ctx.tuning ? `tuned HPA: CPU target ${ctx.tuning.cpuTargetPercent} %, behavior ${ctx.tuning.behavior}${tuneOn.length > 0 ? ` (tuned on ${tuningScenarios.map((s) => s.name).join(', ')})` : ''}\n` : ''}${table}`);
     const outDir = stringOpt(args, 'out', cmd);
     if (outDir !== undefined) {
       const dir = resolve(io.cwd, outDir);

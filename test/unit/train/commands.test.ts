@@ -105,6 +105,32 @@ describe('karma-hpa train / evaluate', () => {
       rmSync(dir, { recursive: true, force: true });
     }
   });
+  it('--tune-on grid-searches the tuned HPA on other scenarios than the evaluated ones (held-out evaluation)', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'karma-eval-tune-on-'));
+    try {
+      writeFileSync(join(dir, 'calm.yaml'), [
+        'apiVersion: karma-hpa.io/v1alpha1', 'kind: Scenario', 'name: calm', 'description: "Steady light load"', 'topology: chained-services',
+        'durationSeconds: 150', 'load: { kind: constant, rate: 0.3 }', 'injectors: []', '',
+      ].join('\n'));
+      const run = async (extra: string[]): Promise<{ tuning: { cpuTargetPercent: number; behavior: string }; tunedOn?: string[] }> => {
+        const io = capture(dir);
+        const code = await main(['evaluate', '--topology', 'chained-services', '--scenarios', fixture, '--methods', 'tuned-hpa', '--seeds', '1', '--json', ...extra], io);
+        expect(code, io.stderr.join('')).toBe(0);
+        return JSON.parse(io.stdout.join(''));
+      };
+      const onTest = await run([]);
+      const onCalm = await run(['--tune-on', 'calm.yaml']);
+      expect(onTest.tunedOn).toBeUndefined();
+      expect(onCalm.tunedOn).toEqual(['calm']);
+      // Tuned on the evaluated flash crowd the HPA aims lower than when tuned on calm traffic only.
+      expect(onCalm.tuning.cpuTargetPercent).toBeGreaterThan(onTest.tuning.cpuTargetPercent);
+      const io = capture(dir);
+      expect(await main(['evaluate', '--topology', 'chained-services', '--scenarios', fixture, '--methods', 'tuned-hpa', '--seeds', '1', '--tune-on', 'calm.yaml'], io)).toBe(0);
+      expect(io.stdout.join('')).toMatch(/tuned HPA: CPU target \d+ %, behavior \S+ \(tuned on calm\)/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
   it('with --seeds trains one run per seed and keeps the one that validates best', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'karma-train-seeds-'));
     try {
