@@ -407,9 +407,14 @@ export interface TrainerState {
 /** Runs episodes; in-process or on worker threads (see rollouts.ts). Must keep order by index. */
 export type EpisodeRunner = (policy: PolicySet, episodes: { seed: number; index: number; mode?: 'sample' | 'greedy' }[]) => Promise<Trajectory[]>;
 
+/** How many kinds of episode the environment cycles through (at least one). */
+function episodeKinds(spec: MarlEnvSpec): number {
+  return Math.max(1, spec.episodeKinds ?? 1);
+}
+
 /** How many multipliers the cost constraint keeps: one per episode kind with scope 'kind', else one. */
 export function costKinds(spec: MarlEnvSpec, config: Pick<MappoConfig, 'costConstraint'>): number {
-  return config.costConstraint?.scope === 'kind' ? Math.max(1, spec.episodeKinds ?? 1) : 1;
+  return config.costConstraint?.scope === 'kind' ? episodeKinds(spec) : 1;
 }
 
 /** The multiplier an episode is charged: its kind's (episode index modulo the kinds) or the pooled one. */
@@ -479,7 +484,7 @@ export async function trainIteration(spec: MarlEnvSpec, state: TrainerState, con
   // Greedy measurement of the cost constraint: one episode per kind, after the training episodes (in a
   // call of their own, so indices stay unique within a call).
   const measured = config.costConstraint?.measure === 'greedy'
-    ? await run(policySet(state), Array.from({ length: Math.max(1, spec.episodeKinds ?? 1) }, (_, i) => ({ seed: episodeSeed(config.seed, j, config.episodesPerIteration + i), index: i, mode: 'greedy' as const })))
+    ? await run(policySet(state), Array.from({ length: episodeKinds(spec) }, (_, i) => ({ seed: episodeSeed(config.seed, j, config.episodesPerIteration + i), index: i, mode: 'greedy' as const })))
     : trajs;
 
   // Values of every (t, agent, slot) under the current critic, then GAE per slot trajectory.
