@@ -640,8 +640,9 @@ function updateCostMultipliers(state: TrainerState, c: NonNullable<MappoConfig['
 /**
  * Convergence: over the last `window` iterations the mean returns have std < μ × (max − min of every
  * iteration mean so far) — fluctuations small against the improvement made, whatever the reward's scale
- * and offset — and their mean moved less than μ × that range since the window before (no trend left),
- * and exceeds λ. Needs at least two windows of history.
+ * and offset — and their mean moved less than μ × that range since the window that ended halfway
+ * through the history (no trend left: a slow rise hides in the noise between neighbouring windows, not
+ * over half the run), and exceeds λ. Needs at least two windows of history.
  */
 export function hasConverged(history: readonly IterationLog[], config: Pick<MappoConfig, 'convergenceWindow' | 'convergenceStd' | 'convergenceMean'> & Partial<Pick<MappoConfig, 'costConstraint'>>): boolean {
   const w = config.convergenceWindow;
@@ -655,7 +656,8 @@ export function hasConverged(history: readonly IterationLog[], config: Pick<Mapp
   const range = Math.max(...all) - Math.min(...all);
   const recent = all.slice(-w);
   const mean = recent.reduce((a, b) => a + b, 0) / w;
-  const before = all.slice(-2 * w, -w).reduce((a, b) => a + b, 0) / w;
+  const half = Math.max(w, Math.min(all.length - w, Math.floor(all.length / 2)));
+  const before = all.slice(half - w, half).reduce((a, b) => a + b, 0) / w;
   const std = Math.sqrt(recent.reduce((a, b) => a + (b - mean) ** 2, 0) / w);
   const tolerance = config.convergenceStd * range;
   return std < tolerance && Math.abs(mean - before) < tolerance && (config.convergenceMean === null || mean > config.convergenceMean);

@@ -148,13 +148,20 @@ describe('MAPPO', () => {
   it('convergence needs a spread small against the improvement made, and a high enough mean', () => {
     const h = (xs: number[]): IterationLog[] => xs.map((meanReturn, iteration) => ({ iteration, meanReturn }) as IterationLog);
     const c = { convergenceWindow: 3, convergenceStd: 0.1, convergenceMean: 5 };
-    expect(hasConverged(h([-20, 6, 6.1, 6, 6.05, 6.1, 6]), c)).toBe(true); // std 0.04 < 0.1 × 26.1, no trend
+    expect(hasConverged(h([-20, 6, 6.1, 6, 6.05, 6.1, 6, 6.05, 6.1]), c)).toBe(true); // std 0.04 < 0.1 × 26.1, no trend since the window ending halfway
+    expect(hasConverged(h([-20, 6, 6.1, 6, 6.05, 6.1, 6]), c)).toBe(false); // the window ending halfway still holds the first iteration
     expect(hasConverged(h([-20, -5, 2, 6, 12, 4]), c)).toBe(false); // std 3.3 > 3.2
     expect(hasConverged(h([-20, 4, 4, 4, 4, 4, 4]), c)).toBe(false); // mean 4 ≤ λ
     expect(hasConverged(h([6, 6.1, 6]), c)).toBe(false); // less than two windows
     expect(hasConverged(h([-20, -20, -20, -17, -17, -17]), { ...c, convergenceMean: null })).toBe(false); // still rising: 3 > 0.1 × 3
-    expect(hasConverged(h([-20, 4, 4, 4, 4, 4, 4]), { ...c, convergenceMean: null })).toBe(true);
+    expect(hasConverged(h([-20, 4, 4, 4, 4, 4, 4, 4, 4]), { ...c, convergenceMean: null })).toBe(true);
     expect(hasConverged(h([-20, -5, 2, 6, 6.05, 6.1]), c)).toBe(false); // the window before was still rising
+    // A slow rise under the noise: neighbouring windows differ by less than the tolerance (0.1 × 26 = 2.6),
+    // but the window that ended halfway (iterations 2–4, mean 2) is 3.6 below the last (5.6): still rising.
+    const slow = [-20, 6, 1, 2, 3, 3.5, 4.5, 5, 5.5, 5, 5.5, 6.3];
+    expect(Math.abs((5 + 5.5 + 6.3) / 3 - (5.5 + 5 + 4.5) / 3)).toBeLessThan(0.1 * 26.3);
+    expect(hasConverged(h(slow), { ...c, convergenceMean: null })).toBe(false);
+    expect(hasConverged(h([...slow, 6, 6.1, 6, 6.1, 6, 6.05, 6.1, 6, 6.1, 6, 6]), { ...c, convergenceMean: null })).toBe(true); // the rise stopped
   });
 });
 
@@ -267,7 +274,7 @@ describe('MAPPO with a cost constraint (Lagrange multiplier)', () => {
     expect(greedy.share).toBeLessThan(0.85);
   });
   it('is not converged while the recent episodes break the constraint', () => {
-    const h = Array.from({ length: 7 }, (_, iteration) => ({ iteration, meanReturn: iteration === 0 ? -5 : 1, costRatio: 1.3 }) as IterationLog);
+    const h = Array.from({ length: 9 }, (_, iteration) => ({ iteration, meanReturn: iteration === 0 ? -5 : 1, costRatio: 1.3 }) as IterationLog);
     const c = { convergenceWindow: 3, convergenceStd: 0.1, convergenceMean: null };
     expect(hasConverged(h, c)).toBe(true);
     expect(hasConverged(h, { ...c, costConstraint: { ratio: 1, learningRate: 1, maxMultiplier: 5 } })).toBe(false);
