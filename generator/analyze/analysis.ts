@@ -19,6 +19,8 @@ export interface TrainingCurves {
   series: Record<string, number[]>;
   /** Unit or meaning per series, shown as the axis label. */
   units?: Record<string, string>;
+  /** Validations of the agents as deployed, at the iterations that had one (`karma-hpa train --validate-every`). */
+  validation?: { iterations: number[]; series: Record<string, number[]>; units?: Record<string, string> };
 }
 
 /** The twin's fidelity report (generator/model/fidelity.ts); only these parts are read. */

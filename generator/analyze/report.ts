@@ -47,6 +47,15 @@ export function renderReport(artifacts: RunArtifacts, analysis: Analysis): Rende
     md.push('## Training', '');
     plots['training.svg'] = trainingPlot(artifacts);
     md.push('![training curves](plots/training.svg)', '');
+    const v = artifacts.training.validation;
+    if (v && v.iterations.length > 0) {
+      const k = v.iterations.length - 1;
+      const failed = v.series['validation failed share']?.[k];
+      const cost = v.series['validation cost ÷ tuned HPA']?.[k];
+      if (failed !== undefined && cost !== undefined) {
+        md.push(`Validated as deployed (greedy, on the training scenarios and the validation seeds, never the evaluation's) after iteration ${v.iterations[k]! + 1}: ${(100 * failed).toFixed(1)} % of requests failed, at ${cost.toFixed(2)} × the tuned HPA's replica-seconds.`, '');
+      }
+    }
   }
 
   md.push(...rolesSection(analysis, plots), '');
@@ -355,6 +364,18 @@ function trainingPlot(artifacts: RunArtifacts): string {
     height: 150,
     idPrefix: `t${i}-`,
   }));
+  // The deployed agents' validations have their own x: the iterations that had one.
+  const v = t.validation;
+  if (v) {
+    Object.keys(v.series).sort().forEach((name, i) => panels.push(lineChart({
+      title: name,
+      series: [{ name, x: v.iterations, y: v.series[name]! }],
+      xLabel: 'iteration',
+      yLabel: v.units?.[name] ?? name,
+      height: 150,
+      idPrefix: `v${i}-`,
+    })));
+  }
   return stackCharts('Training curves', panels);
 }
 

@@ -155,10 +155,23 @@ function fromIterationLogs(logs: Record<string, unknown>[]): TrainingCurves {
   const quality = ['successRate', 'resilience'].filter((n) => logs.every((l) => typeof (l.summary as Record<string, unknown> | undefined)?.[n] === 'number'));
   const series = Object.fromEntries(names.map((n) => [n, logs.map((l) => l[n] as number)]));
   for (const q of quality) series[`training ${q}`] = logs.map((l) => (l.summary as Record<string, number>)[q]!);
+  const iterations = logs.map((l, i) => (typeof l.iteration === 'number' ? l.iteration : i));
+  // Validations of the deployed agents: only some iterations have one.
+  const validated = logs.flatMap((l, i) => {
+    const v = l.validation as { meanFailedShare?: unknown; meanCostRatio?: unknown } | undefined;
+    return v && typeof v.meanFailedShare === 'number' && typeof v.meanCostRatio === 'number' ? [{ iteration: iterations[i]!, failed: v.meanFailedShare, cost: v.meanCostRatio }] : [];
+  });
   return {
-    iterations: logs.map((l, i) => (typeof l.iteration === 'number' ? l.iteration : i)),
+    iterations,
     series,
     units: { meanReturn: 'return per episode', entropy: 'nats', 'training successRate': 'share', 'training resilience': 'score' },
+    ...(validated.length > 0 ? {
+      validation: {
+        iterations: validated.map((v) => v.iteration),
+        series: { 'validation failed share': validated.map((v) => v.failed), 'validation cost ÷ tuned HPA': validated.map((v) => v.cost) },
+        units: { 'validation failed share': 'share of requests', 'validation cost ÷ tuned HPA': 'replica·s ratio' },
+      },
+    } : {}),
   };
 }
 

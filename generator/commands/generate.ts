@@ -50,6 +50,7 @@ export function generatePlan(args: ParsedArgs, io: Io): GeneratePlan {
       iterations: intOpt(args, 'iterations', NAME, budget.iterations, 1, 100_000),
       episodesPerIteration: intOpt(args, 'episodes', NAME, budget.episodesPerIteration, 1, 10_000),
       calibrationEpisodes: budget.calibrationEpisodes,
+      validateEvery: intOpt(args, 'validate-every', NAME, budget.validateEvery, 0, 100_000),
     },
     workers: intOpt(args, 'workers', NAME, 2, 1, 64),
     evaluationSeeds,
@@ -87,6 +88,7 @@ export const generateCommand: Command = {
     seed: { type: 'string', valueName: 'N', default: '1', description: 'master seed of training, analysis and the fitted twin; same seed and inputs → same bundle' },
     // No parser defaults where --quick changes the default: a parser default would hide whether the option was given.
     iterations: { type: 'string', valueName: 'N', description: `MAPPO training iterations, all run (default ${DEFAULT_TRAINING_BUDGET.iterations}; --quick: ${QUICK_TRAINING_BUDGET.iterations})` },
+    'validate-every': { type: 'string', valueName: 'N', description: `validate the agents as deployed every N training iterations and after the last, on the validation seeds (default ${DEFAULT_TRAINING_BUDGET.validateEvery}; --quick: never); 0: never` },
     episodes: { type: 'string', valueName: 'N', description: `episodes per training iteration (default ${DEFAULT_TRAINING_BUDGET.episodesPerIteration}; --quick: ${QUICK_TRAINING_BUDGET.episodesPerIteration})` },
     quick: { type: 'boolean', description: `a smoke run in well under a minute: ${QUICK_TRAINING_BUDGET.iterations} iterations × ${QUICK_TRAINING_BUDGET.episodesPerIteration} episodes, ${QUICK_EVALUATION_SEEDS} evaluation seeds, default HPA only (barely trained agents)` },
     workers: { type: 'string', valueName: 'N', default: '2', description: 'rollout worker threads (the result does not depend on it)' },

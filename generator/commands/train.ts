@@ -7,8 +7,8 @@ import { floatOpt, intOpt, listOpt, stringOpt, type Command, type ParsedArgs } f
 import { formatDuration, Progress } from '../cli/progress.ts';
 import { DEFAULT_MAPPO_CONFIG, type MappoConfig } from '../train/mappo.ts';
 import { trainedAgents, tunedHpa } from '../train/baselines/index.ts';
-import { costBudgets, costConstraintConfig, trainedMethodSetup, trainPolicies, TRAINED_METHODS, TUNING_SEEDS, type TrainedPolicies } from '../train/evaluation.ts';
-import { selectSeed, validate, type SeedValidation } from '../train/selection.ts';
+import { costBudgets, costConstraintConfig, DEFAULT_VALIDATE_EVERY, trainedMethodSetup, trainPolicies, TRAINED_METHODS, VALIDATION_SEEDS, type TrainedPolicies } from '../train/evaluation.ts';
+import { referenceCosts, selectSeed, validate, validationText, type ReferenceCosts, type SeedValidation } from '../train/selection.ts';
 import { withAdversary } from '../train/twin-env.ts';
 import { builtinScenarioNames, loadScenario } from '../twin/scenario.ts';
 import { builtinTopologyNames, loadTopology } from '../twin/topology.ts';
@@ -18,7 +18,7 @@ export const TRAINING_FORMAT = 'karma-hpa/trained-policies@1';
 export const trainCommand: Command = {
   name: 'train',
   summary: 'train the organisation\'s agents with MAPPO in the twin; write their policies and training curves',
-  usage: '--topology NAME|FILE --scenarios S[,S…] --out DIR [--organisation FILE|default] [--seed N | --seeds LIST [--max-cost-ratio R]] [--iterations N] [--workers N] [--method M] [--adversary] [--resume]',
+  usage: '--topology NAME|FILE --scenarios S[,S…] --out DIR [--organisation FILE|default] [--seed N | --seeds LIST [--max-cost-ratio R]] [--iterations N] [--validate-every N] [--workers N] [--method M] [--adversary] [--resume]',
   options: {
     topology: { type: 'string', description: `built-in topology (${builtinTopologyNames().join(', ')}) or topology YAML file`, valueName: 'NAME|FILE' },
     organisation: { type: 'string', description: 'organisation YAML file, or "default" (the paper\'s four roles)', default: 'default', valueName: 'FILE' },
@@ -31,7 +31,8 @@ export const trainCommand: Command = {
     method: { type: 'string', description: `what to train: ${TRAINED_METHODS.join(', ')} (mas = roles as hard masks + soft shaping)`, default: 'mas', valueName: 'M' },
     config: { type: 'string', description: 'JSON file with MAPPO hyperparameters overriding the defaults (keys of MappoConfig)', valueName: 'FILE' },
     resume: { type: 'boolean', description: 'continue from DIR/checkpoint.json' },
-    seeds: { type: 'string', description: 'train one run per seed (e.g. 1,2,3 or 1-3) into DIR/seed-N and keep the one that validates best on the tuning seeds: lowest failed share within --max-cost-ratio of the tuned HPA\'s cost (selection.json says why)', valueName: 'LIST' },
+    seeds: { type: 'string', description: 'train one run per seed (e.g. 1,2,3 or 1-3) into DIR/seed-N and keep the one that validates best on the validation seeds: lowest failed share within --max-cost-ratio of the tuned HPA\'s cost (selection.json says why)', valueName: 'LIST' },
+    'validate-every': { type: 'string', description: `validate the agents as deployed every N iterations and after the last (failed share and cost ÷ the tuned HPA's on the training scenarios, validation seeds ${VALIDATION_SEEDS[0]}–${VALIDATION_SEEDS[VALIDATION_SEEDS.length - 1]}; in curves.json and the progress line); 0: never`, default: String(DEFAULT_VALIDATE_EVERY), valueName: 'N' },
     'max-cost-ratio': { type: 'string', description: 'with --seeds: the cost a kept run may have, × the tuned HPA\'s (default 1.1)', valueName: 'R' },
     'hpa-base': { type: 'string', description: 'the HPA spec the agents act on: "default" (the topology\'s own) or "tuned" (the tuned HPA found by grid search on the training scenarios, the base the product proposes)', default: 'default', valueName: 'default|tuned' },
     adversary: { type: 'boolean', description: 'train against the organisation\'s zero-sum adversary (entry point × load level × crash level); it is never exported' },
@@ -63,6 +64,7 @@ The policies are PolicyBundle agents (spec.agents); hyperparameters and defaults
     const hpaBase = hpaBaseOpt(args, cmd);
     const seeds = seedsOpt(args, cmd);
     const maxCostRatio = floatOpt(args, 'max-cost-ratio', cmd, 1.1);
+    const validateEvery = intOpt(args, 'validate-every', cmd, DEFAULT_VALIDATE_EVERY, 0, 100_000);
     mkdirSync(out, { recursive: true });
 
     /** One training run into `dir`: policies.json, curves.json, checkpoint.json. */
@@ -72,9 +74,12 @@ The policies are PolicyBundle agents (spec.agents); hyperparameters and defaults
       const progress = new Progress(io, `train ${method}${seeds ? ` seed ${seed}` : ''}`, seeded.iterations);
       const trained = await trainPolicies({
         topology, scenarios, organisation: setup.organisation, roleMode: setup.roleMode, cwd: io.cwd, config: seeded, workers, method, hpaBase,
-        checkpointPath: join(dir, 'checkpoint.json'), resume: Boolean(args.values.resume), now: io.now, reference,
-        onIteration: (log) => progress.update(log.iteration + 1, `return ${log.meanReturn.toFixed(2)} success ${((log.summary.successRate ?? NaN) * 100).toFixed(1)}%`
-          + (log.costRatio !== undefined ? ` cost ${log.costRatio.toFixed(2)}× budget (λ ${log.costMultiplier!.toFixed(2)})` : '')),
+        checkpointPath: join(dir, 'checkpoint.json'), resume: Boolean(args.values.resume), now: io.now, reference, validateEvery,
+        onIteration: (log) => {
+          if (log.validation) io.err(`  after iteration ${log.iteration + 1}: ${validationText(log.validation)}\n`);
+          progress.update(log.iteration + 1, `return ${log.meanReturn.toFixed(2)} success ${((log.summary.successRate ?? NaN) * 100).toFixed(1)}%`
+            + (log.costRatio !== undefined ? ` cost ${log.costRatio.toFixed(2)}× budget (λ ${log.costMultiplier!.toFixed(2)})` : ''));
+        },
       });
       progress.finish(trained.converged ? 'converged' : '');
       const policies = {
@@ -105,25 +110,28 @@ The policies are PolicyBundle agents (spec.agents); hyperparameters and defaults
       await trainSeed(config.seed, out);
       return 0;
     }
-    // Several seeds: each in its own directory, then the one that validates best (tuning seeds) is kept.
+    // Several seeds: each in its own directory, then the one that validates best (validation seeds) is kept.
     const topo = loadTopology(topology, io.cwd);
     const scenarioDocs = scenarios.map((s) => loadScenario(s, io.cwd, { topology: topo.name }));
     // One grid search for every run: the base and budgets they train with, and the validation reference.
     const tuned = costBudgets(topology, scenarios, io.cwd);
-    const reference = tunedHpa(tuned.tuning);
+    let measured: ReferenceCosts | undefined;
+    const costs = (): ReferenceCosts => (measured ??= referenceCosts(tunedHpa(tuned.tuning), topo, scenarioDocs, VALIDATION_SEEDS));
     const runs: (SeedValidation & { dir: string })[] = [];
     for (const seed of seeds) {
       const dir = join(out, `seed-${seed}`);
       const { trained } = await trainSeed(seed, dir, tuned);
-      const v = validate(trainedAgents(method, trained.organisation, trained.agents, trained.roleMode, 3, trained.hpaBase), reference, topo, scenarioDocs, TUNING_SEEDS);
+      // The run's last validation is of the agents it exports; without validations during training, one now.
+      const last = trained.history[trained.history.length - 1]?.validation;
+      const v = last ?? validate(trainedAgents(method, trained.organisation, trained.agents, trained.roleMode, 3, trained.hpaBase), costs(), topo, scenarioDocs, VALIDATION_SEEDS);
       runs.push({ seed, dir, ...v });
-      io.err(`  seed ${seed}: validation (tuning seeds ${TUNING_SEEDS.join(', ')}): failed ${(100 * v.meanFailedShare).toFixed(2)} %, cost ${v.meanCostRatio.toFixed(3)} × tuned HPA\n`);
+      io.err(`  seed ${seed}: validation (seeds ${VALIDATION_SEEDS[0]}–${VALIDATION_SEEDS[VALIDATION_SEEDS.length - 1]}): failed ${(100 * v.meanFailedShare).toFixed(2)} %, cost ${v.meanCostRatio.toFixed(3)} × tuned HPA\n`);
     }
     const best = selectSeed(runs, maxCostRatio);
     for (const f of ['policies.json', 'curves.json']) copyFileSync(join(best.dir, f), join(out, f));
     writeFileSync(join(out, 'selection.json'), canonicalPrettyJson({
-      rule: `lowest mean failed share among runs with mean cost ≤ ${maxCostRatio} × the tuned HPA's (else the cheapest), on tuning seeds`,
-      validationSeeds: TUNING_SEEDS, maxCostRatio, selected: best.seed,
+      rule: `lowest mean failed share among runs with mean cost ≤ ${maxCostRatio} × the tuned HPA's (else the cheapest), on the validation seeds`,
+      validationSeeds: VALIDATION_SEEDS, maxCostRatio, selected: best.seed,
       runs: runs.map(({ dir: _dir, ...r }) => r),
     }));
     io.out(`selected seed ${best.seed} (validation: failed ${(100 * best.meanFailedShare).toFixed(2)} %, cost ${best.meanCostRatio.toFixed(3)} × tuned HPA); wrote ${join(out, 'policies.json')}, curves.json and selection.json\n`);

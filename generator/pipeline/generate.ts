@@ -32,6 +32,7 @@ import {
 } from '../train/evaluation.ts';
 import { DEFAULT_MAPPO_CONFIG, type MappoConfig } from '../train/mappo.ts';
 import { withHpaBase } from '../train/hpa-design.ts';
+import { validationText } from '../train/selection.ts';
 import { loadScenario, type Scenario } from '../twin/scenario.ts';
 import { loadTopology, type Topology } from '../twin/topology.ts';
 import {
@@ -278,8 +279,12 @@ async function trainStage(plan: GeneratePlan, io: Io, organisation: ReturnType<t
   const trained = await trainPolicies({
     topology: plan.topology, scenarios: plan.scenarios, organisation: setup.organisation, roleMode: setup.roleMode, cwd: io.cwd, config,
     workers: plan.workers, method: 'mas', checkpointPath: join(dir, 'checkpoint.json'), now: io.now, hpaBase: plan.hpaBase === 'tuned' ? 'tuned' : 'default',
-    onIteration: (log) => progress.update(log.iteration + 1, `return ${log.meanReturn.toFixed(1)}, success ${((log.summary.successRate ?? NaN) * 100).toFixed(1)} %`
-      + (log.costRatio !== undefined ? `, cost ${log.costRatio.toFixed(2)}× budget (λ ${log.costMultiplier!.toFixed(2)})` : '')),
+    validateEvery: plan.training.validateEvery,
+    onIteration: (log) => {
+      if (log.validation) io.err(`    after iteration ${log.iteration + 1}: ${validationText(log.validation)}\n`);
+      progress.update(log.iteration + 1, `return ${log.meanReturn.toFixed(1)}, success ${((log.summary.successRate ?? NaN) * 100).toFixed(1)} %`
+        + (log.costRatio !== undefined ? `, cost ${log.costRatio.toFixed(2)}× budget (λ ${log.costMultiplier!.toFixed(2)})` : ''));
+    },
   });
   progress.finish();
   writeFile(join(dir, 'policies.json'), canonicalPrettyJson({

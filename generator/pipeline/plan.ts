@@ -5,6 +5,7 @@
 import { DEFAULT_COOLDOWN_SECONDS } from '../../policies/decision.ts';
 import { KarmaError } from '../../policies/errors.ts';
 import { DEFAULT_MAPPO_CONFIG } from '../train/mappo.ts';
+import { DEFAULT_VALIDATE_EVERY } from '../train/evaluation.ts';
 
 /** The paper's training scenarios (KARMA: bottleneck, DDoS, pod failures, resource contention, mixed). */
 export const TRAINING_SCENARIOS = ['bottleneck', 'ddos', 'pod-failures', 'resource-contention', 'mixed'] as const;
@@ -19,6 +20,8 @@ export interface TrainingBudget {
   episodesPerIteration: number;
   /** Episodes of random allowed actions that freeze the observation normalisation. */
   calibrationEpisodes: number;
+  /** Validate the agents as deployed every this many iterations and after the last (0: never; generator/train/selection.ts). */
+  validateEvery: number;
 }
 
 /**
@@ -31,10 +34,11 @@ export const DEFAULT_TRAINING_BUDGET: TrainingBudget = {
   iterations: 150,
   episodesPerIteration: DEFAULT_MAPPO_CONFIG.episodesPerIteration,
   calibrationEpisodes: DEFAULT_MAPPO_CONFIG.calibrationEpisodes,
+  validateEvery: DEFAULT_VALIDATE_EVERY,
 };
 
 /** `--quick`: a smoke run of the whole pipeline in well under a minute; its agents are barely trained. */
-export const QUICK_TRAINING_BUDGET: TrainingBudget = { iterations: 3, episodesPerIteration: 4, calibrationEpisodes: 1 };
+export const QUICK_TRAINING_BUDGET: TrainingBudget = { iterations: 3, episodesPerIteration: 4, calibrationEpisodes: 1, validateEvery: 0 };
 
 /** Evaluation seeds per scenario and method: ≥ 5 for the 95 % intervals DESIGN.md asks for. */
 export const DEFAULT_EVALUATION_SEEDS = 5;

@@ -12,7 +12,10 @@ import { loadTopology, type Topology } from '../twin/topology.ts';
 import { clairvoyant, defaultHpa, kedaLike, runEpisode, staticMax, trainedAgents, tunedHpa, tuneHpa, type HpaTuning, type Method } from './baselines/index.ts';
 import { hpaBaseOf, type HpaBase } from './hpa-design.ts';
 import { exportAgentPolicies } from './export.ts';
-import { EVALUATION_SEED_BASE, type IterationLog, type MappoConfig } from './mappo.ts';
+import type { EnvSpec } from './env.ts';
+import { createEnv } from './envs.ts';
+import { EVALUATION_SEED_BASE, type IterationLog, type MappoConfig, type TrainerState } from './mappo.ts';
+import { referenceCosts, validate, type Validation } from './selection.ts';
 import { runTraining } from './trainer.ts';
 import type { RoleMode, TwinEnvOptions } from './twin-env.ts';
 
@@ -23,6 +26,16 @@ export type MethodName = (typeof ALL_METHODS)[number];
 
 /** Seeds the tuned HPA is tuned on (training side of the split). */
 export const TUNING_SEEDS = [11, 12, 13];
+
+/**
+ * Seeds trained agents are validated on during training and across `train --seeds` (training side of the
+ * split, a superset of the tuning seeds): ten, since five-seed validations moved by a point between
+ * neighbouring checkpoints on mixed (generator/train/README.md).
+ */
+export const VALIDATION_SEEDS = Array.from({ length: 10 }, (_, i) => 11 + i);
+
+/** How often `train` and `generate` validate by default: 15 validations over 150 iterations, ≈ 1.5 s each. */
+export const DEFAULT_VALIDATE_EVERY = 10;
 
 export function evaluationSeeds(n: number): number[] {
   return Array.from({ length: n }, (_, k) => EVALUATION_SEED_BASE + k);
@@ -90,6 +103,12 @@ export interface TrainRequest {
   hpaBase?: 'default' | 'tuned';
   /** The tuned HPA and its budgets when the caller already measured them (costBudgets), so several runs search once. */
   reference?: ReturnType<typeof costBudgets>;
+  /**
+   * Validate the agents as deployed every this many iterations and after the last one (0 or absent:
+   * never): failed share and cost against the tuned HPA on the training scenarios and VALIDATION_SEEDS,
+   * recorded as the iteration's `validation`.
+   */
+  validateEvery?: number;
 }
 
 /**
@@ -124,7 +143,8 @@ export async function trainPolicies(req: TrainRequest): Promise<TrainedPolicies>
   const options: TwinEnvOptions = { topology: req.topology, scenarios: req.scenarios, organisation: req.organisation, roleMode: req.roleMode, cwd: req.cwd };
   let config = req.config;
   let constraint: TrainedPolicies['costConstraint'];
-  const reference = req.organisation.costConstraint || req.hpaBase === 'tuned' ? req.reference ?? costBudgets(req.topology, req.scenarios, req.cwd) : undefined;
+  const validateEvery = req.validateEvery ?? 0;
+  const reference = req.organisation.costConstraint || req.hpaBase === 'tuned' || validateEvery > 0 ? req.reference ?? costBudgets(req.topology, req.scenarios, req.cwd) : undefined;
   if (req.hpaBase === 'tuned') options.hpaBase = hpaBaseOf(reference!.tuning);
   if (req.organisation.costConstraint) {
     const { tuning, budgets } = reference!;
@@ -132,10 +152,17 @@ export async function trainPolicies(req: TrainRequest): Promise<TrainedPolicies>
     config = { ...config, costConstraint: config.costConstraint ?? costConstraintConfig(req.organisation) };
     constraint = { reference: req.organisation.costConstraint.reference, tuning, budgets, finalMultiplier: 0 };
   }
-  const result = await runTraining({ kind: 'twin', options: options as unknown as Record<string, unknown> }, config, {
-    workers: req.workers, checkpointPath: req.checkpointPath, resume: req.resume, now: req.now, onIteration: req.onIteration,
-  });
+  const envSpec = { kind: 'twin' as const, options: options as unknown as Record<string, unknown> };
   const roles = Object.fromEntries(req.organisation.agents.map((a) => [a.name, a.role]));
+  const validator = validateEvery > 0 ? trainingValidator(req, envSpec, options, config, reference!, roles) : undefined;
+  const result = await runTraining(envSpec, config, {
+    workers: req.workers, checkpointPath: req.checkpointPath, resume: req.resume, now: req.now,
+    onIteration: (log, state) => {
+      const last = state.iteration >= config.iterations || (config.stopAtConvergence && state.converged);
+      if (validator && (state.iteration % validateEvery === 0 || last)) log.validation = validator(state);
+      req.onIteration?.(log);
+    },
+  });
   return {
     method: req.method ?? `mas-${req.roleMode}`,
     organisation: req.organisation,
@@ -147,6 +174,19 @@ export async function trainPolicies(req: TrainRequest): Promise<TrainedPolicies>
     converged: result.state.converged,
     ...(constraint ? { costConstraint: { ...constraint, ...finalMultipliers(result.state.costMultipliers) } } : {}),
     ...(options.hpaBase ? { hpaBase: options.hpaBase } : {}),
+  };
+}
+
+/** The agents of a trainer state, as deployed, validated against the tuned HPA (its costs measured once). */
+function trainingValidator(req: TrainRequest, envSpec: EnvSpec, options: TwinEnvOptions, config: MappoConfig, reference: ReturnType<typeof costBudgets>, roles: Record<string, string>): (state: TrainerState) => Validation {
+  const spec = createEnv(envSpec).spec;
+  const topology = loadTopology(req.topology, req.cwd);
+  const scenarios = req.scenarios.map((s) => loadScenario(s, req.cwd, { topology: topology.name }));
+  const costs = referenceCosts(tunedHpa(reference.tuning), topology, scenarios, VALIDATION_SEEDS);
+  const method = req.method ?? `mas-${req.roleMode}`;
+  return (state) => {
+    const agents = exportAgentPolicies(spec, state, config, { roles });
+    return validate(trainedAgents(method, req.organisation, agents, req.roleMode, 3, options.hpaBase, options.cooldownSeconds), costs, topology, scenarios, VALIDATION_SEEDS);
   };
 }
 

@@ -11,6 +11,7 @@
  * and its own (negated-team) rewards; it shares the critic, which tells it apart by the agent one-hot, and
  * its return is kept out of `meanReturn` (the team's, used for convergence) and reported as `adversaryReturn`.
  */
+import type { Validation } from './selection.ts';
 import { forward, maskedSoftmax, type Mlp } from '../../policies/network.ts';
 import { normaliseObservation } from '../../policies/observation.ts';
 import { Rng } from '../../policies/random.ts';
@@ -386,6 +387,8 @@ export interface IterationLog {
   costMultiplier?: number;
   costRatio?: number;
   costByKind?: { ratio: number; multiplier: number }[];
+  /** The agents as deployed (greedy) after this iteration, on the validation seeds (only every `validateEvery` iterations; see selection.ts). */
+  validation?: Validation;
 }
 
 export interface TrainerState {

@@ -23,6 +23,7 @@ export interface TrainOptions {
   resume?: boolean;
   /** Stop after this many iterations in this call (a time budget; resume continues the schedule). */
   stopAfter?: number;
+  /** After each iteration, before its checkpoint: may add to the log (it is saved with the checkpoint). */
   onIteration?: (log: IterationLog, state: TrainerState) => void;
   now?: () => number;
 }
@@ -56,8 +57,9 @@ export async function runTraining(envSpec: EnvSpec, config: MappoConfig, opts: T
       const log = await trainIteration(env.spec, state, config, pool.run);
       iterationsRun++;
       envSteps += log.envSteps;
-      if (opts.checkpointPath) writeCheckpoint(opts.checkpointPath, state, identity);
+      // Before the checkpoint, so what the callback adds to the log (a validation) is resumed with it.
       opts.onIteration?.(log, state);
+      if (opts.checkpointPath) writeCheckpoint(opts.checkpointPath, state, identity);
     }
   } finally {
     await pool.close();

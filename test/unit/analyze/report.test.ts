@@ -157,7 +157,8 @@ describe('karma-hpa analyze on a training directory', () => {
     writeFileSync(join(dir, 'train', 'policies.json'), JSON.stringify({ method: 'mas', roleMode: 'hard', organisation: bundle.spec.organisation, agents: bundle.spec.agents }));
     writeFileSync(join(dir, 'train', 'curves.json'), JSON.stringify({ converged: false, iterations: [
       { iteration: 0, meanReturn: 100, stdReturn: 5, policyLoss: -0.02, valueLoss: 300, entropy: 1.9, approxKl: 0.01, clipFraction: 0.1, envSteps: 40, summary: { successRate: 0.7 } },
-      { iteration: 1, meanReturn: 120, stdReturn: 4, policyLoss: -0.03, valueLoss: 250, entropy: 1.8, approxKl: 0.01, clipFraction: 0.08, envSteps: 80, summary: { successRate: 0.8 } },
+      { iteration: 1, meanReturn: 120, stdReturn: 4, policyLoss: -0.03, valueLoss: 250, entropy: 1.8, approxKl: 0.01, clipFraction: 0.08, envSteps: 80, summary: { successRate: 0.8 },
+        validation: { meanFailedShare: 0.062, meanCostRatio: 1.08, scenarios: [{ scenario: 'ddos', failedShare: 0.062, costRatio: 1.08 }] } },
     ] }));
     writeFileSync(join(dir, 'train', 'summary.json'), JSON.stringify({ topology: 'chained-services', summary: [
       { scenario: 'ddos', method: 'mas', seeds: 2, successRate: { mean: 0.9, halfWidth: 0.05 }, recoverySeconds: { mean: 40, halfWidth: 3 }, replicaSeconds: { mean: 9000, halfWidth: 10 } },
@@ -171,7 +172,9 @@ describe('karma-hpa analyze on a training directory', () => {
     expect(md).toContain('| `ddos` | `mas` | 2 | 90.0 % | 85.0 % – 95.0 % | 40.0 | 9000 |');
     expect(md).toMatch(/\| `ddos-manager` \| policy \| /);
     expect(md).toContain('![training curves](plots/training.svg)');
-    expect(seriesNames(readFileSync(join(dir, 'report', 'plots', 'training.svg'), 'utf8'))).toEqual(['approxKl', 'clipFraction', 'entropy', 'meanReturn', 'policyLoss', 'training successRate', 'valueLoss']);
+    // Only iteration 1 was validated: its own panels, and one sentence with the last validation.
+    expect(seriesNames(readFileSync(join(dir, 'report', 'plots', 'training.svg'), 'utf8'))).toEqual(['approxKl', 'clipFraction', 'entropy', 'meanReturn', 'policyLoss', 'training successRate', 'valueLoss', 'validation cost ÷ tuned HPA', 'validation failed share']);
+    expect(md).toContain('after iteration 2: 6.2 % of requests failed, at 1.08 × the tuned HPA\'s replica-seconds.');
     expect(seriesNames(readFileSync(join(dir, 'report', 'plots', 'scenario-ddos.svg'), 'utf8'))).toEqual(Array(4).fill(['default-hpa', 'mas']).flat());
     // The distilled rules go into the bundle as they are: the sealed bundle validates.
     const { sealBundle, validateBundle } = await import('../../../policies/bundle.ts');

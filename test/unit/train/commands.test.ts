@@ -7,6 +7,13 @@ import type { Io } from '../../../generator/cli/command.ts';
 import { validatorFor, registerSchema } from '../../../policies/documents.ts';
 import bundleSchema from '../../../policies/schema/policy-bundle.schema.json' with { type: 'json' };
 import orgSchema from '../../../policies/schema/organisation.schema.json' with { type: 'json' };
+import type { AgentPolicy } from '../../../policies/evaluator.ts';
+import type { Organisation } from '../../../policies/organisation.ts';
+import { trainedAgents, tunedHpa, type HpaBase } from '../../../generator/train/baselines/index.ts';
+import { costBudgets, VALIDATION_SEEDS } from '../../../generator/train/evaluation.ts';
+import { validate, type Validation } from '../../../generator/train/selection.ts';
+import { loadScenario } from '../../../generator/twin/scenario.ts';
+import { loadTopology } from '../../../generator/twin/topology.ts';
 
 function capture(cwd: string): Io & { stdout: string[]; stderr: string[] } {
   const stdout: string[] = [];
@@ -151,6 +158,41 @@ describe('karma-hpa train / evaluate', () => {
       const ratio = capture(dir);
       expect(await main(['train', '--topology', 'chained-services', '--scenarios', fixture, '--seeds', '1,2', '--max-cost-ratio', '0', '--out', 'y', '--iterations', '1', '--episodes', '1', '--workers', '1'], ratio)).toBe(2);
       expect(ratio.stderr.join('')).toMatch(/--max-cost-ratio must be a positive number, got "0"/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+  it('validates the agents as deployed during training: the validation is of the exported agents, and survives a resume', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'karma-train-validate-'));
+    try {
+      const io = capture(dir);
+      const args = ['train', '--topology', 'chained-services', '--scenarios', fixture, '--seed', '5', '--out', 'run', '--iterations', '2', '--episodes', '2', '--workers', '1', '--validate-every', '1'];
+      expect(await main(args, io), io.stderr.join('')).toBe(0);
+      expect(io.stderr.join('')).toMatch(/after iteration 2: validation failed \d+\.\d % at \d+\.\d\d × tuned HPA/);
+      type Curves = { iterations: { iteration: number; validation?: Validation }[] };
+      const curves = JSON.parse(readFileSync(join(dir, 'run', 'curves.json'), 'utf8')) as Curves;
+      expect(curves.iterations.map((l) => l.validation !== undefined)).toEqual([true, true]);
+      const last = curves.iterations[1]!.validation!;
+      expect(last.scenarios.map((r) => r.scenario)).toEqual(['short-ddos']);
+
+      // The same numbers from the written policies, validated independently against the tuned HPA.
+      const policies = JSON.parse(readFileSync(join(dir, 'run', 'policies.json'), 'utf8')) as { organisation: Organisation; agents: AgentPolicy[]; hpaBase?: HpaBase };
+      const topology = loadTopology('chained-services');
+      const scenario = loadScenario(fixture, dir, { topology: 'chained-services' });
+      const reference = tunedHpa(costBudgets('chained-services', [fixture], dir).tuning);
+      const again = validate(trainedAgents('mas', policies.organisation, policies.agents, 'hard', 3, policies.hpaBase), reference, topology, [scenario], VALIDATION_SEEDS);
+      expect(again).toEqual(last);
+      expect(last.meanCostRatio).toBeGreaterThan(0);
+
+      // Resumed from the finished run's checkpoint: nothing is trained again and the validations are kept.
+      const resumed = capture(dir);
+      expect(await main([...args, '--resume'], resumed)).toBe(0);
+      expect((JSON.parse(readFileSync(join(dir, 'run', 'curves.json'), 'utf8')) as Curves).iterations[1]!.validation).toEqual(last);
+
+      const never = capture(dir);
+      expect(await main(['train', '--topology', 'chained-services', '--scenarios', fixture, '--seed', '5', '--out', 'plain', '--iterations', '1', '--episodes', '2', '--workers', '1', '--validate-every', '0'], never)).toBe(0);
+      expect((JSON.parse(readFileSync(join(dir, 'plain', 'curves.json'), 'utf8')) as Curves).iterations[0]!.validation).toBeUndefined();
+      expect(never.stderr.join('')).not.toMatch(/validation failed/);
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }

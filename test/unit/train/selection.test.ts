@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { selectSeed, validate, type SeedValidation } from '../../../generator/train/selection.ts';
+import { referenceCosts, selectSeed, validate, validationText, type SeedValidation } from '../../../generator/train/selection.ts';
 import { defaultHpa, staticMax, tunedHpa } from '../../../generator/train/baselines/index.ts';
 import { loadScenario } from '../../../generator/twin/scenario.ts';
 import { loadTopology } from '../../../generator/twin/topology.ts';
@@ -19,6 +19,16 @@ describe('validate', () => {
     const lean = validate(defaultHpa, reference, topology, [scenario], [11, 12]);
     expect(lean.scenarios).toEqual([{ scenario: 'short-ddos', failedShare: lean.meanFailedShare, costRatio: lean.meanCostRatio }]);
     expect(lean.meanFailedShare).toBeGreaterThan(self.meanFailedShare);
+  });
+  it('gives the same result with the reference\'s costs measured once, and refuses costs of other seeds', () => {
+    const reference = tunedHpa({ cpuTargetPercent: 60, behavior: 'fast-both' });
+    const costs = referenceCosts(reference, topology, [scenario], [11, 12]);
+    expect(costs.replicaSeconds['short-ddos']).toBeGreaterThan(0);
+    expect(validate(defaultHpa, costs, topology, [scenario], [11, 12])).toEqual(validate(defaultHpa, reference, topology, [scenario], [11, 12]));
+    expect(() => validate(defaultHpa, costs, topology, [scenario], [11, 13])).toThrow(/other seeds/);
+  });
+  it('reads as one progress line', () => {
+    expect(validationText({ meanFailedShare: 0.0617, meanCostRatio: 1.084, scenarios: [] })).toBe('validation failed 6.2 % at 1.08 × tuned HPA');
   });
 });
 
