@@ -355,28 +355,17 @@ function aggregateSeries(eps: readonly Episode[], name: string): { x: Float32Arr
 
 function trainingPlot(artifacts: RunArtifacts): string {
   const t = artifacts.training!;
-  const names = Object.keys(t.series).sort();
-  const panels = names.map((name, i) => lineChart({
-    title: name,
-    series: [{ name, x: t.iterations, y: t.series[name]! }],
-    xLabel: 'iteration',
-    yLabel: t.units?.[name] ?? name,
-    height: 150,
-    idPrefix: `t${i}-`,
-  }));
-  // The deployed agents' validations have their own x: the iterations that had one.
-  const v = t.validation;
-  if (v) {
-    Object.keys(v.series).sort().forEach((name, i) => panels.push(lineChart({
+  // One panel per series; the deployed agents' validations have their own x: the iterations that had one.
+  const panelsOf = (curves: { iterations: number[]; series: Record<string, number[]>; units?: Record<string, string> }, prefix: string): string[] =>
+    Object.keys(curves.series).sort().map((name, i) => lineChart({
       title: name,
-      series: [{ name, x: v.iterations, y: v.series[name]! }],
+      series: [{ name, x: curves.iterations, y: curves.series[name]! }],
       xLabel: 'iteration',
-      yLabel: v.units?.[name] ?? name,
+      yLabel: curves.units?.[name] ?? name,
       height: 150,
-      idPrefix: `v${i}-`,
-    })));
-  }
-  return stackCharts('Training curves', panels);
+      idPrefix: `${prefix}${i}-`,
+    }));
+  return stackCharts('Training curves', [...panelsOf(t, 't'), ...(t.validation ? panelsOf(t.validation, 'v') : [])]);
 }
 
 /** A height between the (n−k)-th and (n−k+1)-th merge: where cutting leaves k clusters. */
