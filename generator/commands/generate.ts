@@ -51,6 +51,7 @@ export function generatePlan(args: ParsedArgs, io: Io): GeneratePlan {
       episodesPerIteration: intOpt(args, 'episodes', NAME, budget.episodesPerIteration, 1, 10_000),
       calibrationEpisodes: budget.calibrationEpisodes,
       validateEvery: intOpt(args, 'validate-every', NAME, budget.validateEvery, 0, 100_000),
+      candidates: intOpt(args, 'candidates', NAME, budget.candidates, 1, 16),
     },
     workers: intOpt(args, 'workers', NAME, 2, 1, 64),
     evaluationSeeds,
@@ -78,7 +79,7 @@ function hpaBaseOption(value: string | undefined): GeneratePlan['hpaBase'] {
 export const generateCommand: Command = {
   name: NAME,
   summary: 'the whole job: model → train → evaluate → analyze → bundle → publish a PolicyBundle into a GitOps repository',
-  usage: '[--topology NAME|FILE] [--scenarios S,…] [--traces DIR] [--seed N] [--iterations N | --quick] [--repo DIR] [--out DIR] [--commit-time T] [--json]',
+  usage: '[--topology NAME|FILE] [--scenarios S,…] [--traces DIR] [--seed N] [--candidates N] [--iterations N | --quick] [--repo DIR] [--out DIR] [--commit-time T] [--json]',
   options: {
     topology: { type: 'string', valueName: 'NAME|FILE', default: 'chained-services', description: `twin topology: built-in (${builtinTopologyNames().join(', ')}) or a topology YAML file` },
     scenarios: { type: 'string', multiple: true, valueName: 'S', description: `training and evaluation scenarios (default ${TRAINING_SCENARIOS.join(',')})` },
@@ -88,6 +89,7 @@ export const generateCommand: Command = {
     seed: { type: 'string', valueName: 'N', default: '1', description: 'master seed of training, analysis and the fitted twin; same seed and inputs → same bundle' },
     // No parser defaults where --quick changes the default: a parser default would hide whether the option was given.
     iterations: { type: 'string', valueName: 'N', description: `MAPPO training iterations, all run (default ${DEFAULT_TRAINING_BUDGET.iterations}; --quick: ${QUICK_TRAINING_BUDGET.iterations})` },
+    candidates: { type: 'string', valueName: 'N', description: 'training runs, with seeds seed … seed + N − 1, trained one after the other; the one that validates best (lowest failed share within 1.1 × the tuned HPA\'s cost, on the validation seeds) is kept, as train --seeds does (default 1)' },
     'validate-every': { type: 'string', valueName: 'N', description: `validate the agents as deployed every N training iterations and after the last, on the validation seeds (default ${DEFAULT_TRAINING_BUDGET.validateEvery}; --quick: never); 0: never` },
     episodes: { type: 'string', valueName: 'N', description: `episodes per training iteration (default ${DEFAULT_TRAINING_BUDGET.episodesPerIteration}; --quick: ${QUICK_TRAINING_BUDGET.episodesPerIteration})` },
     quick: { type: 'boolean', description: `a smoke run in well under a minute: ${QUICK_TRAINING_BUDGET.iterations} iterations × ${QUICK_TRAINING_BUDGET.episodesPerIteration} episodes, ${QUICK_EVALUATION_SEEDS} evaluation seeds, default HPA only (barely trained agents)` },

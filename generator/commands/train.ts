@@ -8,7 +8,7 @@ import { formatDuration, Progress } from '../cli/progress.ts';
 import { DEFAULT_MAPPO_CONFIG, type MappoConfig } from '../train/mappo.ts';
 import { trainedAgents, tunedHpa } from '../train/baselines/index.ts';
 import { costBudgets, costConstraintConfig, DEFAULT_VALIDATE_EVERY, trainedMethodSetup, trainPolicies, TRAINED_METHODS, VALIDATION_SEEDS, type TrainedPolicies } from '../train/evaluation.ts';
-import { referenceCosts, selectSeed, validate, validationText, type ReferenceCosts, type SeedValidation } from '../train/selection.ts';
+import { DEFAULT_MAX_COST_RATIO, referenceCosts, selectionRecord, validate, validationText, type ReferenceCosts, type SeedValidation } from '../train/selection.ts';
 import { withAdversary } from '../train/twin-env.ts';
 import { builtinScenarioNames, loadScenario } from '../twin/scenario.ts';
 import { builtinTopologyNames, loadTopology } from '../twin/topology.ts';
@@ -33,7 +33,7 @@ export const trainCommand: Command = {
     resume: { type: 'boolean', description: 'continue from DIR/checkpoint.json' },
     seeds: { type: 'string', description: 'train one run per seed (e.g. 1,2,3 or 1-3) into DIR/seed-N and keep the one that validates best on the validation seeds: lowest failed share within --max-cost-ratio of the tuned HPA\'s cost (selection.json says why)', valueName: 'LIST' },
     'validate-every': { type: 'string', description: `validate the agents as deployed every N iterations and after the last (failed share and cost ÷ the tuned HPA's on the training scenarios, validation seeds ${VALIDATION_SEEDS[0]}–${VALIDATION_SEEDS[VALIDATION_SEEDS.length - 1]}; in curves.json and the progress line); 0: never`, default: String(DEFAULT_VALIDATE_EVERY), valueName: 'N' },
-    'max-cost-ratio': { type: 'string', description: 'with --seeds: the cost a kept run may have, × the tuned HPA\'s (default 1.1)', valueName: 'R' },
+    'max-cost-ratio': { type: 'string', description: `with --seeds: the cost a kept run may have, × the tuned HPA's (default ${DEFAULT_MAX_COST_RATIO})`, valueName: 'R' },
     'hpa-base': { type: 'string', description: 'the HPA spec the agents act on: "default" (the topology\'s own) or "tuned" (the tuned HPA found by grid search on the training scenarios, the base the product proposes)', default: 'default', valueName: 'default|tuned' },
     adversary: { type: 'boolean', description: 'train against the organisation\'s zero-sum adversary (entry point × load level × crash level); it is never exported' },
   },
@@ -63,7 +63,7 @@ The policies are PolicyBundle agents (spec.agents); hyperparameters and defaults
     const workers = intOpt(args, 'workers', cmd, 2, 1, 64);
     const hpaBase = hpaBaseOpt(args, cmd);
     const seeds = seedsOpt(args, cmd);
-    const maxCostRatio = floatOpt(args, 'max-cost-ratio', cmd, 1.1);
+    const maxCostRatio = floatOpt(args, 'max-cost-ratio', cmd, DEFAULT_MAX_COST_RATIO);
     const validateEvery = intOpt(args, 'validate-every', cmd, DEFAULT_VALIDATE_EVERY, 0, 100_000);
     mkdirSync(out, { recursive: true });
 
@@ -127,13 +127,9 @@ The policies are PolicyBundle agents (spec.agents); hyperparameters and defaults
       runs.push({ seed, dir, ...v });
       io.err(`  seed ${seed}: validation (seeds ${VALIDATION_SEEDS[0]}–${VALIDATION_SEEDS[VALIDATION_SEEDS.length - 1]}): failed ${(100 * v.meanFailedShare).toFixed(2)} %, cost ${v.meanCostRatio.toFixed(3)} × tuned HPA\n`);
     }
-    const best = selectSeed(runs, maxCostRatio);
+    const { best, record } = selectionRecord(runs, maxCostRatio, VALIDATION_SEEDS);
     for (const f of ['policies.json', 'curves.json']) copyFileSync(join(best.dir, f), join(out, f));
-    writeFileSync(join(out, 'selection.json'), canonicalPrettyJson({
-      rule: `lowest mean failed share among runs with mean cost ≤ ${maxCostRatio} × the tuned HPA's (else the cheapest), on the validation seeds`,
-      validationSeeds: VALIDATION_SEEDS, maxCostRatio, selected: best.seed,
-      runs: runs.map(({ dir: _dir, ...r }) => r),
-    }));
+    writeFileSync(join(out, 'selection.json'), canonicalPrettyJson(record));
     io.out(`selected seed ${best.seed} (validation: failed ${(100 * best.meanFailedShare).toFixed(2)} %, cost ${best.meanCostRatio.toFixed(3)} × tuned HPA); wrote ${join(out, 'policies.json')}, curves.json and selection.json\n`);
     return 0;
   },

@@ -27,12 +27,12 @@ import { DEFAULT_TRANSITION_CONFIG } from '../model/transition.ts';
 import { buildTwin, serialiseTwin, type TwinDocument } from '../model/twin.ts';
 import { publish, type PublishResult } from '../publish/publish.ts';
 import {
-  buildMethod, evaluate, evaluationSeeds, formatSummary, summarise, trainedMethodSetup, trainPolicies,
+  buildMethod, costBudgets, evaluate, evaluationSeeds, formatSummary, summarise, trainedMethodSetup, trainPolicies, VALIDATION_SEEDS,
   type MethodBuildContext, type SummaryRow, type TrainedPolicies,
 } from '../train/evaluation.ts';
 import { DEFAULT_MAPPO_CONFIG, type MappoConfig } from '../train/mappo.ts';
 import { withHpaBase } from '../train/hpa-design.ts';
-import { validationText } from '../train/selection.ts';
+import { DEFAULT_MAX_COST_RATIO, selectionRecord, validationText, type SeedValidation } from '../train/selection.ts';
 import { loadScenario, type Scenario } from '../twin/scenario.ts';
 import { loadTopology, type Topology } from '../twin/topology.ts';
 import {
@@ -110,7 +110,7 @@ export async function runGenerate(plan: GeneratePlan, io: Io): Promise<GenerateR
 
   // 2. Train.
   const budget = plan.training;
-  const trained = await stage('train', `MAPPO, ${plan.organisation === 'default' ? 'the default organisation' : `organisation ${plan.organisation}`}, ${count(budget.iterations, 'iteration')} × ${count(budget.episodesPerIteration, 'episode')} on ${plan.scenarios.join(', ')} (seed ${plan.seed})`,
+  const trained = await stage('train', `MAPPO, ${plan.organisation === 'default' ? 'the default organisation' : `organisation ${plan.organisation}`}, ${count(budget.iterations, 'iteration')} × ${count(budget.episodesPerIteration, 'episode')} on ${plan.scenarios.join(', ')} (${budget.candidates > 1 ? `seeds ${plan.seed}–${plan.seed + budget.candidates - 1}, the best validated kept` : `seed ${plan.seed}`})`,
     () => trainStage(plan, io, loadOrganisationRef(plan.organisation, io.cwd)));
 
   // 3. Evaluate.
@@ -129,12 +129,12 @@ export async function runGenerate(plan: GeneratePlan, io: Io): Promise<GenerateR
     const bundle = buildBundle({
       app,
       namespace: plan.namespace,
-      description: `Autoscaling agents for ${twin.topology.name}: organisation "${trained.organisation.name}" trained with MAPPO (${budget.iterations} iterations × ${budget.episodesPerIteration} episodes, seed ${plan.seed}) on ${plan.scenarios.join(', ')}.`,
+      description: `Autoscaling agents for ${twin.topology.name}: organisation "${trained.organisation.name}" trained with MAPPO (${budget.iterations} iterations × ${budget.episodesPerIteration} episodes, seed ${trained.seed}${budget.candidates > 1 ? `, the best validated of seeds ${plan.seed}–${plan.seed + budget.candidates - 1}` : ''}) on ${plan.scenarios.join(', ')}.`,
       organisation: trained.organisation,
       agents: agentsWithRules(trained.agents, analysed.analysis.rules.map((r) => ({ agent: r.agent, rules: r.rules, fidelity: r.fidelity }))),
       guards: guardsFromTopology(twin.topology),
       targets: targetsFromTopology(twin.topology, plan.namespace),
-      provenance: provenanceOf({ generatorVersion: pkg.version, twinDigest: twin.twinDigest, traceDigests: twin.traceDigests, organisation: trained.organisation, seeds: [plan.seed] }),
+      provenance: provenanceOf({ generatorVersion: pkg.version, twinDigest: twin.twinDigest, traceDigests: twin.traceDigests, organisation: trained.organisation, seeds: [trained.seed] }),
       evaluation: evaluationSummary(rows),
       ...(trained.hpaBase ? { hpaBase: trained.hpaBase } : {}),
       previous: previous?.bundle,
@@ -262,38 +262,64 @@ function modelStage(plan: GeneratePlan, io: Io): TwinStage {
   };
 }
 
-async function trainStage(plan: GeneratePlan, io: Io, organisation: ReturnType<typeof loadOrganisation>): Promise<TrainedPolicies> {
+/**
+ * MAPPO on the plan's budget. With `candidates` > 1, one run per seed (seed, seed + 1, …) into
+ * train/seed-N, each validated after its last iteration, and the one `train --seeds` would keep is the
+ * run's (train/policies.json, curves.json and selection.json).
+ */
+async function trainStage(plan: GeneratePlan, io: Io, organisation: ReturnType<typeof loadOrganisation>): Promise<TrainedPolicies & { seed: number }> {
   const setup = trainedMethodSetup('mas', organisation);
-  const config: MappoConfig = {
-    ...DEFAULT_MAPPO_CONFIG,
-    seed: plan.seed,
-    iterations: plan.training.iterations,
-    episodesPerIteration: plan.training.episodesPerIteration,
-    calibrationEpisodes: plan.training.calibrationEpisodes,
-    // A fixed budget: the convergence test can fire on the first window of a flat start.
-    stopAtConvergence: false,
-  };
   const dir = join(plan.runDir, 'train');
-  mkdirSync(dir, { recursive: true });
-  const progress = new Progress(io, '  train', config.iterations);
-  const trained = await trainPolicies({
-    topology: plan.topology, scenarios: plan.scenarios, organisation: setup.organisation, roleMode: setup.roleMode, cwd: io.cwd, config,
-    workers: plan.workers, method: 'mas', checkpointPath: join(dir, 'checkpoint.json'), now: io.now, hpaBase: plan.hpaBase === 'tuned' ? 'tuned' : 'default',
-    validateEvery: plan.training.validateEvery,
-    onIteration: (log) => {
-      if (log.validation) io.err(`    after iteration ${log.iteration + 1}: ${validationText(log.validation)}\n`);
-      progress.update(log.iteration + 1, `return ${log.meanReturn.toFixed(1)}, success ${((log.summary.successRate ?? NaN) * 100).toFixed(1)} %`
-        + (log.costRatio !== undefined ? `, cost ${log.costRatio.toFixed(2)}× budget (λ ${log.costMultiplier!.toFixed(2)})` : ''));
-    },
-  });
-  progress.finish();
-  writeFile(join(dir, 'policies.json'), canonicalPrettyJson({
-    format: TRAINING_FORMAT, method: 'mas', topology: plan.topology, scenarios: plan.scenarios, roleMode: trained.roleMode,
-    organisation: trained.organisation, organisationDigest: digestOf(trained.organisation), seeds: [plan.seed], config, agents: trained.agents,
-    ...(trained.hpaBase ? { hpaBase: trained.hpaBase } : {}),
-  }));
-  writeFile(join(dir, 'curves.json'), canonicalPrettyJson({ method: 'mas', converged: trained.converged, iterations: trained.history }));
-  return trained;
+  const seeds = Array.from({ length: plan.training.candidates }, (_, k) => plan.seed + k);
+  // One grid search for every candidate: the HPA base, the cost budgets and the validation reference.
+  const reference = seeds.length > 1 ? costBudgets(plan.topology, plan.scenarios, io.cwd) : undefined;
+  const trainOne = async (seed: number, into: string): Promise<TrainedPolicies> => {
+    const config: MappoConfig = {
+      ...DEFAULT_MAPPO_CONFIG,
+      seed,
+      iterations: plan.training.iterations,
+      episodesPerIteration: plan.training.episodesPerIteration,
+      calibrationEpisodes: plan.training.calibrationEpisodes,
+      // A fixed budget: the convergence test can fire on the first window of a flat start.
+      stopAtConvergence: false,
+    };
+    mkdirSync(into, { recursive: true });
+    const progress = new Progress(io, `  train${seeds.length > 1 ? ` seed ${seed}` : ''}`, config.iterations);
+    const trained = await trainPolicies({
+      topology: plan.topology, scenarios: plan.scenarios, organisation: setup.organisation, roleMode: setup.roleMode, cwd: io.cwd, config,
+      workers: plan.workers, method: 'mas', checkpointPath: join(into, 'checkpoint.json'), now: io.now, hpaBase: plan.hpaBase === 'tuned' ? 'tuned' : 'default',
+      ...(reference ? { reference } : {}),
+      // Candidates are compared by their last validation, so each gets one.
+      validateEvery: plan.training.validateEvery || (seeds.length > 1 ? config.iterations : 0),
+      onIteration: (log) => {
+        if (log.validation) io.err(`    after iteration ${log.iteration + 1}: ${validationText(log.validation)}\n`);
+        progress.update(log.iteration + 1, `return ${log.meanReturn.toFixed(1)}, success ${((log.summary.successRate ?? NaN) * 100).toFixed(1)} %`
+          + (log.costRatio !== undefined ? `, cost ${log.costRatio.toFixed(2)}× budget (λ ${log.costMultiplier!.toFixed(2)})` : ''));
+      },
+    });
+    progress.finish();
+    writeFile(join(into, 'policies.json'), canonicalPrettyJson({
+      format: TRAINING_FORMAT, method: 'mas', topology: plan.topology, scenarios: plan.scenarios, roleMode: trained.roleMode,
+      organisation: trained.organisation, organisationDigest: digestOf(trained.organisation), seeds: [seed], config, agents: trained.agents,
+      ...(trained.hpaBase ? { hpaBase: trained.hpaBase } : {}),
+    }));
+    writeFile(join(into, 'curves.json'), canonicalPrettyJson({ method: 'mas', converged: trained.converged, iterations: trained.history }));
+    return trained;
+  };
+  if (seeds.length === 1) return { ...(await trainOne(plan.seed, dir)), seed: plan.seed };
+  const runs: (SeedValidation & { trained: TrainedPolicies; into: string })[] = [];
+  for (const seed of seeds) {
+    const into = join(dir, `seed-${seed}`);
+    const trained = await trainOne(seed, into);
+    const validation = trained.history[trained.history.length - 1]!.validation!;
+    io.err(`  seed ${seed}: ${validationText(validation)}\n`);
+    runs.push({ seed, trained, into, ...validation });
+  }
+  const { best, record } = selectionRecord(runs, DEFAULT_MAX_COST_RATIO, VALIDATION_SEEDS);
+  for (const f of ['policies.json', 'curves.json']) writeFile(join(dir, f), readFileSync(join(best.into, f), 'utf8'));
+  writeFile(join(dir, 'selection.json'), canonicalPrettyJson(record));
+  io.err(`  kept seed ${best.seed} of ${seeds.join(', ')} (${record.rule})\n`);
+  return { ...best.trained, seed: best.seed };
 }
 
 function evaluateStage(plan: GeneratePlan, io: Io, twin: TwinStage, trained: TrainedPolicies, methods: string[], seeds: number[]): SummaryRow[] {
@@ -313,7 +339,7 @@ function evaluateStage(plan: GeneratePlan, io: Io, twin: TwinStage, trained: Tra
   return rows;
 }
 
-function analyzeStage(plan: GeneratePlan, app: string, twin: TwinStage, trained: TrainedPolicies, rows: SummaryRow[], bundleDir: string): AnalyzeStage {
+function analyzeStage(plan: GeneratePlan, app: string, twin: TwinStage, trained: TrainedPolicies & { seed: number }, rows: SummaryRow[], bundleDir: string): AnalyzeStage {
   const dir = join(plan.runDir, 'analysis');
   const episodes = recordEpisodes({
     topology: twin.topology,
@@ -342,6 +368,7 @@ function analyzeStage(plan: GeneratePlan, app: string, twin: TwinStage, trained:
     organisation: trained.organisation.name,
     organisationDigest: digestOf(trained.organisation),
     seed: plan.seed,
+    trainingSeed: trained.seed,
     training: plan.training,
     evaluationSeeds: evaluationSeeds(plan.evaluationSeeds),
     ...(trained.hpaBase ? { hpaBase: trained.hpaBase } : {}),

@@ -22,6 +22,8 @@ export interface TrainingBudget {
   calibrationEpisodes: number;
   /** Validate the agents as deployed every this many iterations and after the last (0: never; generator/train/selection.ts). */
   validateEvery: number;
+  /** Training runs (seeds seed, seed + 1, …); the one that validates best is kept, as `train --seeds` does. */
+  candidates: number;
 }
 
 /**
@@ -35,10 +37,11 @@ export const DEFAULT_TRAINING_BUDGET: TrainingBudget = {
   episodesPerIteration: DEFAULT_MAPPO_CONFIG.episodesPerIteration,
   calibrationEpisodes: DEFAULT_MAPPO_CONFIG.calibrationEpisodes,
   validateEvery: DEFAULT_VALIDATE_EVERY,
+  candidates: 1,
 };
 
 /** `--quick`: a smoke run of the whole pipeline in well under a minute; its agents are barely trained. */
-export const QUICK_TRAINING_BUDGET: TrainingBudget = { iterations: 3, episodesPerIteration: 4, calibrationEpisodes: 1, validateEvery: 0 };
+export const QUICK_TRAINING_BUDGET: TrainingBudget = { iterations: 3, episodesPerIteration: 4, calibrationEpisodes: 1, validateEvery: 0, candidates: 1 };
 
 /** Evaluation seeds per scenario and method: ≥ 5 for the 95 % intervals DESIGN.md asks for. */
 export const DEFAULT_EVALUATION_SEEDS = 5;

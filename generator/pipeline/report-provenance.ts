@@ -16,6 +16,8 @@ export interface ProvenanceFacts {
   organisation: string;
   organisationDigest: string;
   seed: number;
+  /** The seed of the training run kept (the seed itself unless training.candidates > 1). */
+  trainingSeed: number;
   training: TrainingBudget;
   evaluationSeeds: number[];
   /** The HPA spec the agents act through, when it is not the topology's own. */
@@ -49,7 +51,7 @@ export function provenanceSection(f: ProvenanceFacts): string {
     `| organisation | \`${f.organisation}\`: \`${f.organisationDigest}\` |`,
     `| seed | ${f.seed} |`,
     `| HPA the agents act through | ${f.hpaBase ? `tuned HPA: CPU ${f.hpaBase.cpuTargetPercent} %, ${f.hpaBase.behavior ? `behavior ${behaviorText(f.hpaBase.behavior)}` : 'default behavior'} (written beside the bundle as \`hpa/*.yaml\`)` : 'the topology\'s own HPAs'} |`,
-    `| training | MAPPO, ${count(f.training.iterations, 'iteration')} × ${count(f.training.episodesPerIteration, 'episode')} (${count(f.training.calibrationEpisodes, 'calibration episode')}) |`,
+    `| training | MAPPO, ${count(f.training.iterations, 'iteration')} × ${count(f.training.episodesPerIteration, 'episode')} (${count(f.training.calibrationEpisodes, 'calibration episode')})${f.training.candidates > 1 ? `; ${f.training.candidates} runs, seeds ${f.seed}–${f.seed + f.training.candidates - 1}, seed ${f.trainingSeed} kept by validation` : ''} |`,
     `| evaluation seeds | ${count(f.evaluationSeeds.length, 'seed')} (${f.evaluationSeeds[0]}${f.evaluationSeeds.length > 1 ? ` … ${f.evaluationSeeds[f.evaluationSeeds.length - 1]}` : ''}), disjoint from the training seeds |`,
     '',
   );

@@ -76,3 +76,30 @@ export function selectSeed<R extends SeedValidation>(runs: readonly R[], maxCost
     return ka[0] - kb[0] || ka[1] - kb[1] || ka[2] - kb[2];
   })[0]!;
 }
+
+/** The cost a kept run may have, × the reference's: the product's goal (generator/train/README.md). */
+export const DEFAULT_MAX_COST_RATIO = 1.1;
+
+/** What `selection.json` records: the rule, the seeds validated on, every run's validation and the one kept. */
+export interface SelectionRecord {
+  rule: string;
+  validationSeeds: number[];
+  maxCostRatio: number;
+  selected: number;
+  runs: SeedValidation[];
+}
+
+/** The run to keep (selectSeed) and the record of why. */
+export function selectionRecord<R extends SeedValidation>(runs: readonly R[], maxCostRatio: number, validationSeeds: readonly number[]): { best: R; record: SelectionRecord } {
+  const best = selectSeed(runs, maxCostRatio);
+  return {
+    best,
+    record: {
+      rule: `lowest mean failed share among runs with mean cost ≤ ${maxCostRatio} × the tuned HPA's (else the cheapest), on the validation seeds`,
+      validationSeeds: [...validationSeeds],
+      maxCostRatio,
+      selected: best.seed,
+      runs: runs.map((r) => ({ seed: r.seed, meanFailedShare: r.meanFailedShare, meanCostRatio: r.meanCostRatio, scenarios: r.scenarios })),
+    },
+  };
+}

@@ -215,6 +215,35 @@ describe('karma-hpa generate', () => {
     expect((JSON.parse(readFileSync(join(work, 'run', 'bundle', 'bundle.json'), 'utf8')) as PolicyBundle).spec.hpaBase).toBeUndefined();
   });
 
+  it('--candidates trains several seeds and keeps the one that validates best', async () => {
+    const work = tempDir('generate');
+    const r = await generate(work, [...TINY, '--candidates', '2', '--out', 'run', '--commit-time', COMMIT_TIME, '--json']);
+    expect(r.code, r.err).toBe(0);
+    expect(r.err).toMatch(/train seed 1: 2\/2 \(100%\)/);
+    expect(r.err).toMatch(/train seed 2: 2\/2 \(100%\)/);
+    const train = join(work, 'run', 'train');
+    const selection = JSON.parse(readFileSync(join(train, 'selection.json'), 'utf8')) as { selected: number; maxCostRatio: number; runs: { seed: number; meanFailedShare: number; meanCostRatio: number }[] };
+    expect(selection.runs.map((run) => run.seed)).toEqual([1, 2]);
+    const affordable = selection.runs.filter((run) => run.meanCostRatio <= selection.maxCostRatio);
+    const expected = affordable.length > 0
+      ? [...affordable].sort((a, b) => a.meanFailedShare - b.meanFailedShare || a.meanCostRatio - b.meanCostRatio || a.seed - b.seed)[0]!.seed
+      : [...selection.runs].sort((a, b) => a.meanCostRatio - b.meanCostRatio || a.meanFailedShare - b.meanFailedShare || a.seed - b.seed)[0]!.seed;
+    expect(selection.selected).toBe(expected);
+    expect(r.err).toContain(`kept seed ${expected} of 1, 2`);
+    // Each candidate's last iteration was validated, and the kept run's files are the run's.
+    for (const seed of [1, 2]) {
+      const curves = JSON.parse(readFileSync(join(train, `seed-${seed}`, 'curves.json'), 'utf8')) as { iterations: { validation?: { meanCostRatio: number } }[] };
+      expect(curves.iterations[1]!.validation!.meanCostRatio).toBe(selection.runs.find((run) => run.seed === seed)!.meanCostRatio);
+    }
+    const policies = readFileSync(join(train, 'policies.json'), 'utf8');
+    expect(policies).toBe(readFileSync(join(train, `seed-${expected}`, 'policies.json'), 'utf8'));
+    const bundle = readBundle(join(work, 'run', 'bundle', 'bundle.json'));
+    expect(bundle.spec.provenance.seeds).toEqual([expected]);
+    const weights = (agents: { name: string; network: { weights: string } }[]) => agents.map((a) => [a.name, a.network.weights]);
+    expect(weights(bundle.spec.agents as never)).toEqual(weights((JSON.parse(policies) as { agents: never[] }).agents));
+    expect(readFileSync(join(work, 'run', 'bundle', 'report.md'), 'utf8')).toContain(`2 runs, seeds 1–2, seed ${expected} kept by validation`);
+  });
+
   it('refuses bad options before any stage runs', async () => {
     const work = tempDir('generate');
     const remote = await generate(work, ['--repo', 'https://git.example.com/gitops.git']);
@@ -226,6 +255,7 @@ describe('karma-hpa generate', () => {
     expect(time.err).toContain('--commit-time: "noon" is not Unix seconds or an RFC 3339 time');
     expect(await generate(work, ['--baselines', 'hpa-9000'])).toMatchObject({ code: 2, err: expect.stringContaining('unknown baseline "hpa-9000"') });
     expect(await generate(work, ['--hpa-base', 'fastest'])).toMatchObject({ code: 2, err: expect.stringContaining('--hpa-base must be "tuned" or "topology", got "fastest"') });
+    expect(await generate(work, ['--candidates', '0'])).toMatchObject({ code: 2, err: expect.stringContaining('--candidates') });
     for (const r of [remote, app, time]) expect(r.err).not.toContain('[1/6]');
     expect(readdirSync(work)).toEqual([]);
   });
