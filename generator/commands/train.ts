@@ -6,9 +6,9 @@ import { loadOrganisation } from '../../policies/organisation.ts';
 import { floatOpt, intOpt, listOpt, stringOpt, type Command, type ParsedArgs } from '../cli/command.ts';
 import { formatDuration, Progress } from '../cli/progress.ts';
 import { DEFAULT_MAPPO_CONFIG, type MappoConfig } from '../train/mappo.ts';
-import { trainedAgents, tunedHpa } from '../train/baselines/index.ts';
-import { costBudgets, costConstraintConfig, DEFAULT_VALIDATE_EVERY, trainedMethodSetup, trainPolicies, TRAINED_METHODS, VALIDATION_SEEDS, type TrainedPolicies } from '../train/evaluation.ts';
-import { DEFAULT_MAX_COST_RATIO, referenceCosts, selectionRecord, validate, validationText, type ReferenceCosts, type SeedValidation } from '../train/selection.ts';
+import { trainedAgents } from '../train/baselines/index.ts';
+import { costBudgets, costConstraintConfig, DEFAULT_VALIDATE_EVERY, trainedMethodSetup, trainPolicies, TRAINED_METHODS, validationCosts, VALIDATION_SEEDS, type TrainedPolicies } from '../train/evaluation.ts';
+import { DEFAULT_MAX_COST_RATIO, selectionRecord, validate, validationText, type ReferenceCosts, type SeedValidation } from '../train/selection.ts';
 import { withAdversary } from '../train/twin-env.ts';
 import { builtinScenarioNames, loadScenario } from '../twin/scenario.ts';
 import { builtinTopologyNames, loadTopology } from '../twin/topology.ts';
@@ -68,13 +68,13 @@ The policies are PolicyBundle agents (spec.agents); hyperparameters and defaults
     mkdirSync(out, { recursive: true });
 
     /** One training run into `dir`: policies.json, curves.json, checkpoint.json. */
-    const trainSeed = async (seed: number, dir: string, reference?: ReturnType<typeof costBudgets>): Promise<{ trained: TrainedPolicies; policies: Record<string, unknown> }> => {
+    const trainSeed = async (seed: number, dir: string, reference?: ReturnType<typeof costBudgets>, validationReference?: ReferenceCosts): Promise<{ trained: TrainedPolicies; policies: Record<string, unknown> }> => {
       const seeded = { ...config, seed };
       mkdirSync(dir, { recursive: true });
       const progress = new Progress(io, `train ${method}${seeds ? ` seed ${seed}` : ''}`, seeded.iterations);
       const trained = await trainPolicies({
         topology, scenarios, organisation: setup.organisation, roleMode: setup.roleMode, cwd: io.cwd, config: seeded, workers, method, hpaBase,
-        checkpointPath: join(dir, 'checkpoint.json'), resume: Boolean(args.values.resume), now: io.now, reference, validateEvery,
+        checkpointPath: join(dir, 'checkpoint.json'), resume: Boolean(args.values.resume), now: io.now, reference, validateEvery, validationReference,
         onIteration: (log) => {
           if (log.validation) io.err(`  after iteration ${log.iteration + 1}: ${validationText(log.validation)}\n`);
           progress.update(log.iteration + 1, `return ${log.meanReturn.toFixed(2)} success ${((log.summary.successRate ?? NaN) * 100).toFixed(1)}%`
@@ -116,11 +116,11 @@ The policies are PolicyBundle agents (spec.agents); hyperparameters and defaults
     // One grid search for every run: the base and budgets they train with, and the validation reference.
     const tuned = costBudgets(topology, scenarios, io.cwd);
     let measured: ReferenceCosts | undefined;
-    const costs = (): ReferenceCosts => (measured ??= referenceCosts(tunedHpa(tuned.tuning), topo, scenarioDocs, VALIDATION_SEEDS));
+    const costs = (): ReferenceCosts => (measured ??= validationCosts(topo, scenarioDocs, tuned));
     const runs: (SeedValidation & { dir: string })[] = [];
     for (const seed of seeds) {
       const dir = join(out, `seed-${seed}`);
-      const { trained } = await trainSeed(seed, dir, tuned);
+      const { trained } = await trainSeed(seed, dir, tuned, validateEvery > 0 ? costs() : undefined);
       // The run's last validation is of the agents it exports; without validations during training, one now.
       const last = trained.history[trained.history.length - 1]?.validation;
       const v = last ?? validate(trainedAgents(method, trained.organisation, trained.agents, trained.roleMode, 3, trained.hpaBase), costs(), topo, scenarioDocs, VALIDATION_SEEDS);

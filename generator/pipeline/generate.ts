@@ -27,7 +27,7 @@ import { DEFAULT_TRANSITION_CONFIG } from '../model/transition.ts';
 import { buildTwin, serialiseTwin, type TwinDocument } from '../model/twin.ts';
 import { publish, type PublishResult } from '../publish/publish.ts';
 import {
-  buildMethod, costBudgets, evaluate, evaluationSeeds, formatSummary, summarise, trainedMethodSetup, trainPolicies, VALIDATION_SEEDS,
+  buildMethod, costBudgets, evaluate, evaluationSeeds, formatSummary, summarise, trainedMethodSetup, trainPolicies, validationCosts, VALIDATION_SEEDS,
   type MethodBuildContext, type SummaryRow, type TrainedPolicies,
 } from '../train/evaluation.ts';
 import { DEFAULT_MAPPO_CONFIG, type MappoConfig } from '../train/mappo.ts';
@@ -273,6 +273,8 @@ async function trainStage(plan: GeneratePlan, io: Io, organisation: ReturnType<t
   const seeds = Array.from({ length: plan.training.candidates }, (_, k) => plan.seed + k);
   // One grid search for every candidate: the HPA base, the cost budgets and the validation reference.
   const reference = seeds.length > 1 ? costBudgets(plan.topology, plan.scenarios, io.cwd) : undefined;
+  const topology = loadTopology(plan.topology, io.cwd);
+  const validationReference = reference ? validationCosts(topology, plan.scenarios.map((s) => loadScenario(s, io.cwd, { topology: topology.name })), reference) : undefined;
   const trainOne = async (seed: number, into: string): Promise<TrainedPolicies> => {
     const config: MappoConfig = {
       ...DEFAULT_MAPPO_CONFIG,
@@ -288,7 +290,7 @@ async function trainStage(plan: GeneratePlan, io: Io, organisation: ReturnType<t
     const trained = await trainPolicies({
       topology: plan.topology, scenarios: plan.scenarios, organisation: setup.organisation, roleMode: setup.roleMode, cwd: io.cwd, config,
       workers: plan.workers, method: 'mas', checkpointPath: join(into, 'checkpoint.json'), now: io.now, hpaBase: plan.hpaBase === 'tuned' ? 'tuned' : 'default',
-      ...(reference ? { reference } : {}),
+      ...(reference ? { reference, validationReference } : {}),
       // Candidates are compared by their last validation, so each gets one.
       validateEvery: plan.training.validateEvery || (seeds.length > 1 ? config.iterations : 0),
       onIteration: (log) => {

@@ -15,7 +15,7 @@ import { exportAgentPolicies } from './export.ts';
 import type { EnvSpec } from './env.ts';
 import { createEnv } from './envs.ts';
 import { EVALUATION_SEED_BASE, type IterationLog, type MappoConfig, type TrainerState } from './mappo.ts';
-import { referenceCosts, validate, type Validation } from './selection.ts';
+import { referenceCosts, validate, type ReferenceCosts, type Validation } from './selection.ts';
 import { runTraining } from './trainer.ts';
 import type { RoleMode, TwinEnvOptions } from './twin-env.ts';
 
@@ -109,6 +109,8 @@ export interface TrainRequest {
    * recorded as the iteration's `validation`.
    */
   validateEvery?: number;
+  /** The tuned HPA's costs on the validation seeds when the caller already measured them, so several runs measure once. */
+  validationReference?: ReferenceCosts;
 }
 
 /**
@@ -177,12 +179,17 @@ export async function trainPolicies(req: TrainRequest): Promise<TrainedPolicies>
   };
 }
 
+/** The tuned HPA's replica-seconds on the validation seeds: what validations compare the agents' with. */
+export function validationCosts(topology: Topology, scenarios: readonly Scenario[], reference: ReturnType<typeof costBudgets>): ReferenceCosts {
+  return referenceCosts(tunedHpa(reference.tuning), topology, scenarios, VALIDATION_SEEDS);
+}
+
 /** The agents of a trainer state, as deployed, validated against the tuned HPA (its costs measured once). */
 function trainingValidator(req: TrainRequest, envSpec: EnvSpec, options: TwinEnvOptions, config: MappoConfig, reference: ReturnType<typeof costBudgets>, roles: Record<string, string>): (state: TrainerState) => Validation {
   const spec = createEnv(envSpec).spec;
   const topology = loadTopology(req.topology, req.cwd);
   const scenarios = req.scenarios.map((s) => loadScenario(s, req.cwd, { topology: topology.name }));
-  const costs = referenceCosts(tunedHpa(reference.tuning), topology, scenarios, VALIDATION_SEEDS);
+  const costs = req.validationReference ?? validationCosts(topology, scenarios, reference);
   const method = req.method ?? `mas-${req.roleMode}`;
   return (state) => {
     const agents = exportAgentPolicies(spec, state, config, { roles });
