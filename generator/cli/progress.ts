@@ -12,6 +12,7 @@ export class Progress {
   private lastDraw = -Infinity;
   private lastPlainPercent = -1;
   private done = 0;
+  private lastNote = '';
 
   constructor(io: Io, label: string, total: number) {
     this.io = io;
@@ -23,6 +24,7 @@ export class Progress {
   /** Advance to `done` units; `note` is a short status such as the current mean return. */
   update(done: number, note = ''): void {
     this.done = Math.min(done, this.total);
+    this.lastNote = note;
     const now = this.io.now();
     const fraction = this.done / this.total;
     if (this.io.isTty) {
@@ -37,6 +39,19 @@ export class Progress {
       if (percent === this.lastPlainPercent && this.done < this.total) return;
       this.lastPlainPercent = percent;
       this.io.err(`${this.label}: ${this.done}/${this.total} (${percent}%) eta ${formatDuration(this.eta(now))}${note ? ` ${note}` : ''}\n`);
+    }
+  }
+
+  /** A line of its own (e.g. a validation) between updates; on a terminal the bar is cleared first and redrawn below it. */
+  line(text: string): void {
+    if (!this.io.isTty) {
+      this.io.err(`${text}\n`);
+      return;
+    }
+    this.io.err(`\r\x1b[2K${text}\n`);
+    if (this.done > 0) {
+      this.lastDraw = -Infinity;
+      this.update(this.done, this.lastNote);
     }
   }
 

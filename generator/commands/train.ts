@@ -76,7 +76,7 @@ The policies are PolicyBundle agents (spec.agents); hyperparameters and defaults
         topology, scenarios, organisation: setup.organisation, roleMode: setup.roleMode, cwd: io.cwd, config: seeded, workers, method, hpaBase,
         checkpointPath: join(dir, 'checkpoint.json'), resume: Boolean(args.values.resume), now: io.now, reference, validateEvery, validationReference,
         onIteration: (log) => {
-          if (log.validation) io.err(`  after iteration ${log.iteration + 1}: ${validationText(log.validation)}\n`);
+          if (log.validation) progress.line(`  after iteration ${log.iteration + 1}: ${validationText(log.validation)}`);
           progress.update(log.iteration + 1, `return ${log.meanReturn.toFixed(2)} success ${((log.summary.successRate ?? NaN) * 100).toFixed(1)}%`
             + (log.costRatio !== undefined ? ` cost ${log.costRatio.toFixed(2)}× budget (λ ${log.costMultiplier!.toFixed(2)})` : ''));
         },

@@ -294,7 +294,7 @@ async function trainStage(plan: GeneratePlan, io: Io, organisation: ReturnType<t
       // Candidates are compared by their last validation, so each gets one.
       validateEvery: plan.training.validateEvery || (seeds.length > 1 ? config.iterations : 0),
       onIteration: (log) => {
-        if (log.validation) io.err(`    after iteration ${log.iteration + 1}: ${validationText(log.validation)}\n`);
+        if (log.validation) progress.line(`    after iteration ${log.iteration + 1}: ${validationText(log.validation)}`);
         progress.update(log.iteration + 1, `return ${log.meanReturn.toFixed(1)}, success ${((log.summary.successRate ?? NaN) * 100).toFixed(1)} %`
           + (log.costRatio !== undefined ? `, cost ${log.costRatio.toFixed(2)}× budget (λ ${log.costMultiplier!.toFixed(2)})` : ''));
       },
