@@ -27,13 +27,12 @@ export interface TrainingBudget {
 }
 
 /**
- * The default budget: MAPPO's own default of iterations, all of them run. Measured on the project's
- * 2-core machine (generator/pipeline/README.md): an iteration of 10 episodes over the five scenarios
- * takes 2–4 s, so training takes 2–4 minutes and the whole run stays well under ten.
+ * The default budget: MAPPO's own default of iterations (150), all of them run. Measured on the
+ * project's 2-core machine (generator/pipeline/README.md): training takes 3–4 minutes and the whole
+ * run stays well under ten.
  */
-/** 150 iterations: the cost constraint's multiplier needs about 100 to settle (generator/train/README.md). */
 export const DEFAULT_TRAINING_BUDGET: TrainingBudget = {
-  iterations: 150,
+  iterations: DEFAULT_MAPPO_CONFIG.iterations,
   episodesPerIteration: DEFAULT_MAPPO_CONFIG.episodesPerIteration,
   calibrationEpisodes: DEFAULT_MAPPO_CONFIG.calibrationEpisodes,
   validateEvery: DEFAULT_VALIDATE_EVERY,
