@@ -273,8 +273,7 @@ async function trainStage(plan: GeneratePlan, io: Io, organisation: ReturnType<t
   const seeds = Array.from({ length: plan.training.candidates }, (_, k) => plan.seed + k);
   // One grid search for every candidate: the HPA base, the cost budgets and the validation reference.
   const reference = seeds.length > 1 ? costBudgets(plan.topology, plan.scenarios, io.cwd) : undefined;
-  const topology = loadTopology(plan.topology, io.cwd);
-  const validationReference = reference ? validationCosts(topology, plan.scenarios.map((s) => loadScenario(s, io.cwd, { topology: topology.name })), reference) : undefined;
+  const validationReference = reference ? validationCostsOf(plan, io, reference) : undefined;
   const trainOne = async (seed: number, into: string): Promise<TrainedPolicies> => {
     const config: MappoConfig = {
       ...DEFAULT_MAPPO_CONFIG,
@@ -322,6 +321,12 @@ async function trainStage(plan: GeneratePlan, io: Io, organisation: ReturnType<t
   writeFile(join(dir, 'selection.json'), canonicalPrettyJson(record));
   io.err(`  kept seed ${best.seed} of ${seeds.join(', ')} (${record.rule})\n`);
   return { ...best.trained, seed: best.seed };
+}
+
+/** The tuned HPA's costs on the validation seeds, measured once for every candidate. */
+function validationCostsOf(plan: GeneratePlan, io: Io, reference: ReturnType<typeof costBudgets>): ReturnType<typeof validationCosts> {
+  const topology = loadTopology(plan.topology, io.cwd);
+  return validationCosts(topology, plan.scenarios.map((s) => loadScenario(s, io.cwd, { topology: topology.name })), reference);
 }
 
 function evaluateStage(plan: GeneratePlan, io: Io, twin: TwinStage, trained: TrainedPolicies, methods: string[], seeds: number[]): SummaryRow[] {

@@ -34,7 +34,7 @@ export const TUNING_SEEDS = [11, 12, 13];
  */
 export const VALIDATION_SEEDS = Array.from({ length: 10 }, (_, i) => 11 + i);
 
-/** How often `train` and `generate` validate by default: 15 validations over 150 iterations, ≈ 1.5 s each. */
+/** How often `train` and `generate` validate by default: 15 validations over 150 iterations, ≈ 10 s in all. */
 export const DEFAULT_VALIDATE_EVERY = 10;
 
 export function evaluationSeeds(n: number): number[] {
