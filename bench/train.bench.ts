@@ -1,7 +1,8 @@
 /**
  * Training speed. `nn`: forward + backward + Adam steps per second of the hand-written MLP against
  * TensorFlow.js (pure-JS CPU backend) on the same 2×64 tanh network, batch 256. `mappo`: wall time and
- * environment steps per second of training the default organisation on chained-services.
+ * environment steps per second of training the default organisation on chained-services, for a few
+ * iterations and to convergence (a few minutes).
  */
 import { Rng } from '../policies/random.ts';
 import { Adam, clipGradNorm, TrainableMlp } from '../generator/train/nn.ts';
@@ -72,6 +73,7 @@ export async function run(emit: Emit): Promise<void> {
   const reference = await tfjsStepsPerSecond(5);
   emit({ bench: 'train.nn-step', unit: 'steps/s', value: Number(mine.toFixed(1)), reference: reference === undefined ? null : Number(reference.toFixed(1)), referenceName: '@tensorflow/tfjs cpu backend', network: `${IN}-64-64-${OUT} tanh`, batch: BATCH });
   emit(await mappoTraining());
+  emit(await mappoToConvergence());
 }
 
 /**
@@ -97,5 +99,32 @@ async function mappoTraining(): Promise<Record<string, unknown>> {
     wallSeconds: Number(seconds.toFixed(1)), iterations, episodesPerIteration: DEFAULT_MAPPO_CONFIG.episodesPerIteration,
     decisionStepsPerSecond: Number((t.envSteps / seconds).toFixed(1)),
     simulatedSecondsPerSecond: Number(((t.envSteps * 15) / seconds).toFixed(0)),
+  };
+}
+
+/**
+ * Training the default organisation on chained-services to convergence, as `karma-hpa train --hpa-base
+ * tuned --iterations 300` does: validations every 10 iterations decide (convergence on the agents as
+ * deployed, generator/train/mappo.ts hasConverged), 300 iterations at most, 2 worker threads. The
+ * reference is the fixed schedule `generate` trains (150 iterations, bench line above × 150).
+ */
+async function mappoToConvergence(): Promise<Record<string, unknown>> {
+  const { DEFAULT_VALIDATE_EVERY, trainPolicies } = await import('../generator/train/evaluation.ts');
+  const { DEFAULT_MAPPO_CONFIG } = await import('../generator/train/mappo.ts');
+  const { loadOrganisation } = await import('../policies/organisation.ts');
+  const cap = 300;
+  const started = performance.now();
+  const t = await trainPolicies({
+    topology: 'chained-services', scenarios: ['bottleneck', 'ddos', 'pod-failures', 'resource-contention', 'mixed'],
+    organisation: loadOrganisation('default'), roleMode: 'hard', cwd: process.cwd(),
+    config: { ...DEFAULT_MAPPO_CONFIG, iterations: cap }, workers: 2, hpaBase: 'tuned', validateEvery: DEFAULT_VALIDATE_EVERY,
+  });
+  const seconds = (performance.now() - started) / 1000;
+  const last = [...t.history].reverse().find((h) => h.validation)?.validation;
+  return {
+    bench: 'train.mappo-to-convergence', unit: 's', value: Number(seconds.toFixed(1)),
+    converged: t.converged, iterations: t.history.length, maxIterations: cap,
+    decisionStepsPerSecond: Number((t.envSteps / seconds).toFixed(1)),
+    validation: last ? { meanFailedShare: Number(last.meanFailedShare.toFixed(4)), meanCostRatio: Number(last.meanCostRatio.toFixed(3)) } : null,
   };
 }

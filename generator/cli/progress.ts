@@ -55,9 +55,19 @@ export class Progress {
     }
   }
 
-  finish(note = ''): void {
-    this.update(this.total, note);
-    if (this.io.isTty) this.io.err('\n');
+  /**
+   * The end. `done` below the total is a run that stopped early (a training at convergence): the last
+   * line says how far it got, with no ETA.
+   */
+  finish(note = '', done = this.total): void {
+    if (done >= this.total) {
+      this.update(this.total, note);
+      if (this.io.isTty) this.io.err('\n');
+      return;
+    }
+    this.done = Math.max(0, done);
+    const text = `${this.label}: stopped at ${this.done}/${this.total}${note ? ` ${note}` : ''}`;
+    this.io.err(this.io.isTty ? `\r\x1b[2K${text}\n` : `${text}\n`);
   }
 
   private eta(now: number): number {

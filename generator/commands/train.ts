@@ -25,7 +25,7 @@ export const trainCommand: Command = {
     scenarios: { type: 'string', multiple: true, description: `training scenarios, built-in (${builtinScenarioNames().join(', ')}) or files; episodes cycle through them`, valueName: 'S' },
     seed: { type: 'string', description: 'master seed (weights, episodes); same seed → same policies', default: '1', valueName: 'N' },
     out: { type: 'string', description: 'output directory: policies.json, curves.json, checkpoint.json', valueName: 'DIR' },
-    iterations: { type: 'string', description: 'maximum training iterations (stops earlier at convergence)', default: String(DEFAULT_MAPPO_CONFIG.iterations), valueName: 'N' },
+    iterations: { type: 'string', description: `maximum training iterations (stops earlier at convergence: with validations, when the mean of the last ${DEFAULT_MAPPO_CONFIG.convergenceValidations} moved by at most ${100 * DEFAULT_MAPPO_CONFIG.convergenceValidationChange} % against as many before)`, default: String(DEFAULT_MAPPO_CONFIG.iterations), valueName: 'N' },
     episodes: { type: 'string', description: 'episodes per iteration', default: String(DEFAULT_MAPPO_CONFIG.episodesPerIteration), valueName: 'N' },
     workers: { type: 'string', description: 'rollout worker threads (results do not depend on it)', default: '2', valueName: 'N' },
     method: { type: 'string', description: `what to train: ${TRAINED_METHODS.join(', ')} (mas = roles as hard masks + soft shaping)`, default: 'mas', valueName: 'M' },
@@ -81,7 +81,7 @@ The policies are PolicyBundle agents (spec.agents); hyperparameters and defaults
             + (log.costRatio !== undefined ? ` cost ${log.costRatio.toFixed(2)}× budget (λ ${log.costMultiplier!.toFixed(2)})` : ''));
         },
       });
-      progress.finish(trained.converged ? 'converged' : '');
+      progress.finish(trained.converged ? 'converged' : '', trained.history.length);
       const policies = {
         format: TRAINING_FORMAT,
         method,

@@ -65,6 +65,16 @@ export interface MappoConfig {
   convergenceStd: number;
   /** Convergence λ: the mean of the recent mean returns must exceed this (null: no floor). */
   convergenceMean: number | null;
+  /**
+   * What convergence is judged on: 'return', the iteration mean returns (above); 'validation', the
+   * validations the caller records in the history (`IterationLog.validation`, the agents as deployed);
+   * 'auto', validations when the history has any, else returns. See hasConverged.
+   */
+  convergenceOn: 'auto' | 'return' | 'validation';
+  /** Validated convergence: validations per window; the last window is compared with the one before it. */
+  convergenceValidations: number;
+  /** Validated convergence: the largest relative change of mean failed share and of mean cost ratio between the two windows. */
+  convergenceValidationChange: number;
   /** Stop at convergence instead of running all iterations. */
   stopAtConvergence: boolean;
   /**
@@ -104,6 +114,9 @@ export const DEFAULT_MAPPO_CONFIG: MappoConfig = {
   convergenceWindow: 10,
   convergenceStd: 0.06,
   convergenceMean: null,
+  convergenceOn: 'auto',
+  convergenceValidations: 5,
+  convergenceValidationChange: 0.1,
   stopAtConvergence: true,
   costConstraint: null,
 };
@@ -640,14 +653,24 @@ function updateCostMultipliers(state: TrainerState, c: NonNullable<MappoConfig['
   state.costMultipliers = byKind.map((b) => (Number.isFinite(b.ratio) ? Math.min(c.maxMultiplier, Math.max(0, b.multiplier + c.learningRate * (b.ratio - c.ratio))) : b.multiplier));
 }
 
+type ConvergenceConfig = Pick<MappoConfig, 'convergenceWindow' | 'convergenceStd' | 'convergenceMean'>
+  & Partial<Pick<MappoConfig, 'costConstraint' | 'convergenceOn' | 'convergenceValidations' | 'convergenceValidationChange'>>;
+
 /**
- * Convergence: over the last `window` iterations the mean returns have std < μ × (max − min of every
- * iteration mean so far) — fluctuations small against the improvement made, whatever the reward's scale
- * and offset — and their mean moved less than μ × that range since the window that ended halfway
- * through the history (no trend left: a slow rise hides in the noise between neighbouring windows, not
- * over half the run), and exceeds λ. Needs at least two windows of history.
+ * Convergence, on returns: over the last `window` iterations the mean returns have std < μ × (max − min
+ * of every iteration mean so far) — fluctuations small against the improvement made, whatever the
+ * reward's scale and offset — and their mean moved less than μ × that range since the window that ended
+ * halfway through the history (no trend left: a slow rise hides in the noise between neighbouring
+ * windows, not over half the run), and exceeds λ. Needs at least two windows of history.
+ *
+ * On validations (`convergenceOn` 'validation', or 'auto' once the history has one): the agents as
+ * deployed have stopped improving — over the last `convergenceValidations` validations the mean failed
+ * share and the mean cost ratio each differ from the window of validations before by at most
+ * `convergenceValidationChange` of the earlier value. The sampled training return keeps rising while
+ * exploration narrows, long after the greedy policy the sidecar runs has settled; validations measure
+ * that policy. λ and the cost constraint's check apply in both cases.
  */
-export function hasConverged(history: readonly IterationLog[], config: Pick<MappoConfig, 'convergenceWindow' | 'convergenceStd' | 'convergenceMean'> & Partial<Pick<MappoConfig, 'costConstraint'>>): boolean {
+export function hasConverged(history: readonly IterationLog[], config: ConvergenceConfig): boolean {
   const w = config.convergenceWindow;
   if (history.length < 2 * w) return false;
   if (config.costConstraint) {
@@ -656,14 +679,36 @@ export function hasConverged(history: readonly IterationLog[], config: Pick<Mapp
     if (recentRatios.reduce((a, b) => a + b, 0) / w > config.costConstraint.ratio * 1.02) return false;
   }
   const all = history.map((h) => h.meanReturn);
-  const range = Math.max(...all) - Math.min(...all);
   const recent = all.slice(-w);
   const mean = recent.reduce((a, b) => a + b, 0) / w;
+  if (config.convergenceMean !== null && !(mean > config.convergenceMean)) return false;
+  const on = config.convergenceOn ?? 'auto';
+  if (on === 'validation' || (on === 'auto' && history.some((h) => h.validation))) {
+    return validationsSettled(history.flatMap((h) => (h.validation ? [h.validation] : [])), config.convergenceValidations ?? 5, config.convergenceValidationChange ?? 0.1);
+  }
+  const range = Math.max(...all) - Math.min(...all);
   const half = Math.max(w, Math.min(all.length - w, Math.floor(all.length / 2)));
   const before = all.slice(half - w, half).reduce((a, b) => a + b, 0) / w;
   const std = Math.sqrt(recent.reduce((a, b) => a + (b - mean) ** 2, 0) / w);
   const tolerance = config.convergenceStd * range;
-  return std < tolerance && Math.abs(mean - before) < tolerance && (config.convergenceMean === null || mean > config.convergenceMean);
+  return std < tolerance && Math.abs(mean - before) < tolerance;
+}
+
+/**
+ * The last `k` validations against the `k` before: mean failed share and mean cost ratio each within
+ * `change` × the earlier mean (the failed share at least within a tenth of a point, so a window without
+ * failures does not demand an exact repeat).
+ */
+function validationsSettled(validations: readonly Validation[], k: number, change: number): boolean {
+  if (k < 1 || validations.length < 2 * k) return false;
+  const mean = (vs: readonly Validation[], f: (v: Validation) => number): number => vs.reduce((a, v) => a + f(v), 0) / vs.length;
+  const recent = validations.slice(-k);
+  const before = validations.slice(-2 * k, -k);
+  const settled = (f: (v: Validation) => number, floor: number): boolean => {
+    const b = mean(before, f);
+    return Number.isFinite(b) && Math.abs(mean(recent, f) - b) <= Math.max(floor, change * Math.abs(b));
+  };
+  return settled((v) => v.meanFailedShare, 0.001) && settled((v) => v.meanCostRatio, 0);
 }
 
 function shuffle<T>(xs: T[], rng: Rng): void {

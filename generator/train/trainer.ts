@@ -9,7 +9,7 @@ import { KarmaError } from '../../policies/errors.ts';
 import { decodeWeights, encodeWeights } from '../../policies/network.ts';
 import type { EnvSpec, MarlEnvSpec } from './env.ts';
 import { createEnv } from './envs.ts';
-import { calibrationRows, costKinds, createTrainer, episodeSeed, trainIteration, type IterationLog, type MappoConfig, type TrainerState } from './mappo.ts';
+import { calibrationRows, costKinds, createTrainer, episodeSeed, hasConverged, trainIteration, type IterationLog, type MappoConfig, type TrainerState } from './mappo.ts';
 import { Adam, TrainableMlp } from './nn.ts';
 import { createRolloutPool } from './rollouts.ts';
 
@@ -59,6 +59,8 @@ export async function runTraining(envSpec: EnvSpec, config: MappoConfig, opts: T
       envSteps += log.envSteps;
       // Before the checkpoint, so what the callback adds to the log (a validation) is resumed with it.
       opts.onIteration?.(log, state);
+      // A validation the callback added may settle convergence (hasConverged reads the history's).
+      if (log.validation) state.converged = hasConverged(state.history, config);
       if (opts.checkpointPath) writeCheckpoint(opts.checkpointPath, state, identity);
     }
   } finally {

@@ -35,4 +35,17 @@ describe('Progress', () => {
     expect(plain.written[0]).toBe('before any update\n');
     expect(plain.written[1]).toMatch(/^train: 10\/10 \(100%\)/);
   });
+  it('a run that stops early ends on how far it got, without claiming the total', () => {
+    for (const isTty of [true, false]) {
+      const out = io(isTty);
+      const p = new Progress(out, 'train', 300);
+      p.update(110, 'return -68');
+      p.finish('converged', 110);
+      expect(out.written.at(-1)).toBe(`${isTty ? '\r\x1b[2K' : ''}train: stopped at 110/300 converged\n`);
+      expect(out.written.join('')).not.toContain('300/300');
+    }
+    const complete = io(false);
+    new Progress(complete, 'train', 3).finish();
+    expect(complete.written.at(-1)).toMatch(/^train: 3\/3 \(100%\)/);
+  });
 });

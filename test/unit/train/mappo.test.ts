@@ -163,6 +163,38 @@ describe('MAPPO', () => {
     expect(hasConverged(h(slow), { ...c, convergenceMean: null })).toBe(false);
     expect(hasConverged(h([...slow, 6, 6.1, 6, 6.1, 6, 6.05, 6.1, 6, 6.1, 6, 6]), { ...c, convergenceMean: null })).toBe(true); // the rise stopped
   });
+  it('on validations, convergence is the deployed agents settling, whatever the sampled return does', () => {
+    // Returns rising steadily (never converged on returns); a validation every 2 iterations.
+    const h = (vals: [number, number][], returns?: number[]): IterationLog[] => {
+      const out: IterationLog[] = [];
+      vals.forEach(([failed, cost], k) => {
+        for (const j of [0, 1]) {
+          const iteration = 2 * k + j;
+          out.push({ iteration, meanReturn: returns?.[iteration] ?? -100 + iteration, ...(j === 1 ? { validation: { meanFailedShare: failed, meanCostRatio: cost, scenarios: [] } } : {}) } as IterationLog);
+        }
+      });
+      return out;
+    };
+    const c = { convergenceWindow: 3, convergenceStd: 0.06, convergenceMean: null, convergenceValidations: 3, convergenceValidationChange: 0.1 };
+    const settling: [number, number][] = [[0.05, 1.4], [0.07, 1.25], [0.06, 1.2], [0.07, 1.1], [0.065, 1.12], [0.06, 1.09]];
+    // Windows: failed 6.0 % → 6.5 % (+8 %), cost 1.283 → 1.103 (−14 %): cost still falling.
+    expect(hasConverged(h(settling), c)).toBe(false);
+    const settled: [number, number][] = [...settling, [0.07, 1.1], [0.06, 1.11], [0.066, 1.08]];
+    // Windows: failed 6.5 % → 6.53 %, cost 1.103 → 1.097: settled, though the return still rises.
+    expect(hasConverged(h(settled), c)).toBe(true);
+    expect(hasConverged(h(settled), { ...c, convergenceOn: 'return' })).toBe(false);
+    expect(hasConverged(h(settled), { ...c, convergenceValidationChange: 0.001 })).toBe(false);
+    // Failures that doubled in the last window are not settled, even at a flat cost.
+    expect(hasConverged(h([...settled.slice(0, 6), [0.12, 1.1], [0.14, 1.1], [0.13, 1.1]]), c)).toBe(false);
+    // Fewer than two windows of validations: not yet.
+    expect(hasConverged(h(settled.slice(0, 5)), c)).toBe(false);
+    // 'validation' without any validation in the history never converges; 'auto' then judges returns.
+    const flat = Array.from({ length: 12 }, (_, iteration) => ({ iteration, meanReturn: iteration === 0 ? -20 : 5 }) as IterationLog);
+    expect(hasConverged(flat, { ...c, convergenceOn: 'validation' })).toBe(false);
+    expect(hasConverged(flat, c)).toBe(true);
+    // λ still applies to the return.
+    expect(hasConverged(h(settled), { ...c, convergenceMean: 0 })).toBe(false);
+  });
 });
 
 /**

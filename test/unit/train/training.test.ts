@@ -20,6 +20,27 @@ describe('training runs', () => {
     const other = await runTraining(envSpec, { ...config, seed: 2 }, { workers: 1 });
     expect(weights(other)).not.toEqual(weights(one));
   });
+  it('stop at the validation that shows the deployed agents settled', async () => {
+    // Validations every 2 iterations: cost falls until iteration 8, then holds; the returns alone never converge (convergenceStd 0).
+    const costs = [1.5, 1.3, 1.2, 1.1, 1.1, 1.1, 1.1, 1.1, 1.1, 1.1];
+    const validating = { ...config, iterations: 40, convergenceWindow: 2, convergenceValidations: 2 };
+    const r = await runTraining(envSpec, validating, {
+      workers: 1,
+      onIteration: (log, state) => {
+        if (state.iteration % 2 === 0) log.validation = { meanFailedShare: 0.05, meanCostRatio: costs[state.iteration / 2 - 1]!, scenarios: [] };
+      },
+    });
+    // Windows of 2 validations: at the 5th, (1.1, 1.1) against (1.3, 1.2) moved 12 %; at the 6th, against
+    // (1.2, 1.1), 4 %: settled there, at iteration 12.
+    expect(r.state.converged).toBe(true);
+    expect(r.state.iteration).toBe(12);
+    expect(r.state.history.filter((h) => h.validation)).toHaveLength(6);
+    const unsettled = await runTraining(envSpec, { ...validating, iterations: 8 }, { workers: 1, onIteration: (log, state) => {
+      if (state.iteration % 2 === 0) log.validation = { meanFailedShare: 0.05, meanCostRatio: 2 - 0.2 * state.iteration / 2, scenarios: [] };
+    } });
+    expect(unsettled.state.converged).toBe(false);
+    expect(unsettled.state.iteration).toBe(8);
+  });
   it('resume from a checkpoint continues exactly where the run stopped', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'karma-train-'));
     try {
