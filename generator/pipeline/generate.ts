@@ -41,7 +41,7 @@ import {
 import type { GeneratePlan } from './plan.ts';
 import { latestPublishedBundle } from './published.ts';
 import { provenanceSection } from './report-provenance.ts';
-import { successByMethod, type GenerateResult, type StageTiming } from './summary.ts';
+import { goalOfRun, successByMethod, type GenerateResult, type StageTiming } from './summary.ts';
 
 export const GENERATE_STAGES = ['model', 'train', 'evaluate', 'analyze', 'bundle', 'publish'] as const;
 export type GenerateStage = (typeof GENERATE_STAGES)[number];
@@ -196,7 +196,7 @@ export async function runGenerate(plan: GeneratePlan, io: Io): Promise<GenerateR
       } : {}),
     },
     training: { iterations: trained.history.length, episodesPerIteration: budget.episodesPerIteration, envSteps: trained.envSteps, finalMeanReturn: last?.meanReturn },
-    evaluation: { seeds, methods, rows, success: successByMethod(rows, methods) },
+    evaluation: { seeds, methods, rows, success: successByMethod(rows, methods), goal: goalOfRun(rows) },
     analysis: {
       reportPath: analysed.reportPath,
       plots: analysed.plots,

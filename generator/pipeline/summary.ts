@@ -5,6 +5,7 @@
 import { relative, isAbsolute } from 'node:path';
 import type { SummaryRow } from '../train/evaluation.ts';
 import { formatDuration } from '../cli/progress.ts';
+import { goalChecks, goalDescription, goalSentence, type GoalCheck } from '../train/goal.ts';
 
 export interface StageTiming {
   stage: string;
@@ -38,7 +39,7 @@ export interface GenerateResult {
     model?: { path: string; digest: string; accuracy: Record<string, number>; checksPassed: number; checks: number };
   };
   training: { iterations: number; episodesPerIteration: number; envSteps: number; finalMeanReturn: number | undefined };
-  evaluation: { seeds: number[]; methods: string[]; rows: SummaryRow[]; success: MethodSuccess[] };
+  evaluation: { seeds: number[]; methods: string[]; rows: SummaryRow[]; success: MethodSuccess[]; goal: GoalCheck[] };
   analysis: { reportPath: string; plots: string[]; rules: { agent: string; rules: number; fidelity: number }[] };
   publish: {
     status: 'published' | 'unchanged';
@@ -52,6 +53,11 @@ export interface GenerateResult {
     warnings: string[];
   };
   stages: StageTiming[];
+}
+
+/** The product's goal for the trained agents (`mas`) on every scenario both HPA baselines were evaluated on. */
+export function goalOfRun(rows: readonly SummaryRow[]): GoalCheck[] {
+  return goalChecks(rows.map((r) => ({ scenario: r.scenario, method: r.method, failedShare: r.failedShare.mean, replicaSeconds: r.replicaSeconds.mean })), 'mas');
 }
 
 /** Per method: success rate per scenario and its mean over scenarios (the paper's "all scenarios"). */
@@ -112,6 +118,7 @@ export function formatGenerateSummary(r: GenerateResult, cwd: string): string {
     lines.push(`            ${scenario.padEnd(width)}${cells.join('').trimEnd()}`);
   }
   lines.push('            (success rate = requests served within the latency SLO / requests offered; ± = 95 % CI half-width)');
+  if (r.evaluation.goal.length > 0) lines.push(`  goal      ${goalSentence(r.evaluation.goal)} (${goalDescription()}; table in the report)`);
   if (r.twin.model) {
     lines.push(`  twin      fitted from traces: ${p(r.twin.model.path)} (${r.twin.model.digest.slice(0, 19)}…), fidelity checks ${r.twin.model.checksPassed}/${r.twin.model.checks} passed`);
   }

@@ -10,6 +10,7 @@
 import type { Scenario } from '../twin/scenario.ts';
 import type { Topology } from '../twin/topology.ts';
 import { runEpisode, type Method } from './baselines/index.ts';
+import { PRODUCT_GOAL } from './goal.ts';
 
 export interface ScenarioValidation {
   scenario: string;
@@ -77,8 +78,8 @@ export function selectSeed<R extends SeedValidation>(runs: readonly R[], maxCost
   })[0]!;
 }
 
-/** The cost a kept run may have, × the reference's: the product's goal (generator/train/README.md). */
-export const DEFAULT_MAX_COST_RATIO = 1.1;
+/** The cost a kept run may have, × the reference's: the product's goal (goal.ts). */
+export const DEFAULT_MAX_COST_RATIO = PRODUCT_GOAL.costVsTunedHpa;
 
 /** What `selection.json` records: the rule, the seeds validated on, every run's validation and the one kept. */
 export interface SelectionRecord {

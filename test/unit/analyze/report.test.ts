@@ -79,6 +79,21 @@ describe('analysis report', () => {
     expect(md).toContain('| `cpu` | 90.0 % (4.25) | 60.0 % (12.5) |');
   });
 
+  it('checks the product goal per scenario against both HPA baselines and states the gap to the clairvoyant bound', () => {
+    const agent = analysis.agentMethod!;
+    const e = (scenario: string, method: string, successRate: number, costReplicaSeconds: number) => ({ scenario, method, seeds: 5, successRate, costReplicaSeconds });
+    const withBaselines = { ...analysis, evaluation: { ...analysis.evaluation, scenarios: [
+      e('bottleneck', 'default-hpa', 0.654, 4470), e('bottleneck', 'tuned-hpa', 0.968, 6600), e('bottleneck', 'clairvoyant', 0.999, 5800), e('bottleneck', agent, 0.986, 7000),
+      e('ddos', 'default-hpa', 0.7, 5000), e('ddos', 'tuned-hpa', 0.919, 7000), e('ddos', 'clairvoyant', 0.944, 7200), e('ddos', agent, 0.922, 7500),
+    ] } };
+    const md = renderReport(artifacts, withBaselines).markdown;
+    expect(md).toContain('### Goal');
+    expect(md).toContain('Goal met on 1 of 2 scenarios (bottleneck); where missed, the clairvoyant bound fails more than the goal allows too on ddos.');
+    expect(md).toContain(`| bottleneck | ${agent} | 1.4 | 1.60 | 1.06 | met | 0.1 | +1.3 |`);
+    expect(md).toContain(`| ddos | ${agent} | 7.8 | 4.05 | 1.07 | missed (failed share) | 5.6 (above the goal) | +2.2 |`);
+    // The synthetic run alone has no tuned HPA: no goal to check, no section.
+    expect(report.markdown).not.toContain('### Goal');
+  });
   it('says plainly when the rules do not reach the fidelity target', () => {
     const shallow = analyseRun({ ...artifacts, training: undefined, fidelity: undefined }, { seed: 1, rules: { maxDepth: 1 }, fidelityTarget: 0.999 });
     const md = renderReport(artifacts, shallow).markdown;

@@ -36,6 +36,34 @@ describe('karma-hpa evaluate --bundle', () => {
     }
   });
 
+  it('checks the product goal for the bundle\'s agents against both HPA baselines, with the gap to the clairvoyant bound', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'karma-eval-bundle-'));
+    try {
+      const io = captureIo({ cwd: dir });
+      const code = await main(['evaluate', '--topology', 'chained-services', '--scenarios', fixture, '--bundle', exampleBundle, '--methods', 'bundle,default-hpa,tuned-hpa,clairvoyant', '--seeds', '1', '--json', '--out', 'eval', '--report', 'report.md'], io);
+      expect(code).toBe(0);
+      type Row = { method: string; failedShare: { mean: number }; replicaSeconds: { mean: number } };
+      const out = JSON.parse(io.stdout()) as { summary: Row[]; goal: { scenario: string; method: string; failedShare: number; failedLimit: number; costRatio: number; met: boolean; clairvoyant: { failedShare: number; gap: number } }[] };
+      const of = (m: string): Row => out.summary.find((r) => r.method === m)!;
+      expect(out.goal).toHaveLength(1);
+      const g = out.goal[0]!;
+      expect(g).toMatchObject({ scenario: 'short-ddos', method: 'bundle' });
+      expect(g.failedShare).toBeCloseTo(of('bundle').failedShare.mean, 12);
+      expect(g.failedLimit).toBeCloseTo(Math.min(0.25 * of('default-hpa').failedShare.mean, 0.5 * of('tuned-hpa').failedShare.mean), 12);
+      expect(g.costRatio).toBeCloseTo(of('bundle').replicaSeconds.mean / of('tuned-hpa').replicaSeconds.mean, 12);
+      expect(g.met).toBe(g.failedShare <= g.failedLimit && g.costRatio <= 1.1);
+      expect(g.clairvoyant.gap).toBeCloseTo(g.failedShare - of('clairvoyant').failedShare.mean, 12);
+      const summaryFile = JSON.parse(readFileSync(join(dir, 'eval', 'summary.json'), 'utf8')) as { goal: unknown[] };
+      expect(summaryFile.goal).toEqual(out.goal);
+      for (const text of [readFileSync(join(dir, 'report.md'), 'utf8'), readFileSync(join(dir, 'eval', 'summary.md'), 'utf8')]) {
+        expect(text).toContain('Goal per scenario');
+        expect(text).toMatch(/\| short-ddos \| bundle \| [\d.]+ \| [\d.]+ \| [\d.]+ \| (met|missed \([a-z ,]+\)) \| [\d.]+( \(above the goal\))? \| [+−][\d.]+ \|/);
+      }
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   it('refuses a tampered bundle with its digest error, and the bundle method without a bundle', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'karma-eval-bundle-'));
     try {
