@@ -4,7 +4,7 @@ import { KarmaError } from '../../policies/errors.ts';
 import { intOpt, listOpt, stringOpt, type Command, type ParsedArgs, type Io } from '../cli/command.ts';
 import { runGenerate } from '../pipeline/generate.ts';
 import {
-  baselineList, commitTime, defaultRunDirName, DEFAULT_EVALUATION_SEEDS, DEFAULT_TRAINING_BUDGET, GENERATE_BASELINES,
+  baselineList, commitTime, defaultRunDirName, DEFAULT_EVALUATION_SEEDS, DEFAULT_GENERATE_BASELINES, DEFAULT_TRAINING_BUDGET, GENERATE_BASELINES,
   QUICK_EVALUATION_SEEDS, QUICK_TRAINING_BUDGET, TRAINING_SCENARIOS, type GeneratePlan,
 } from '../pipeline/plan.ts';
 import { formatGenerateSummary } from '../pipeline/summary.ts';
@@ -55,7 +55,7 @@ export function generatePlan(args: ParsedArgs, io: Io): GeneratePlan {
     },
     workers: intOpt(args, 'workers', NAME, 2, 1, 64),
     evaluationSeeds,
-    baselines: baselineList(baselines.length > 0 ? baselines : quick ? ['default-hpa'] : ['default-hpa', 'tuned-hpa']),
+    baselines: baselineList(baselines.length > 0 ? baselines : quick ? ['default-hpa'] : DEFAULT_GENERATE_BASELINES),
     analysisSeeds: intOpt(args, 'analysis-seeds', NAME, evaluationSeeds, 1, 1000),
     ...(traces !== undefined ? { model: { traces, seed, ...(quick ? { ensembleSize: 1, epochs: 5 } : {}) } } : {}),
     ...(app !== undefined ? { app: dnsLabel(app, 'app') } : {}),
@@ -95,7 +95,7 @@ export const generateCommand: Command = {
     quick: { type: 'boolean', description: `a smoke run in well under a minute: ${QUICK_TRAINING_BUDGET.iterations} iterations × ${QUICK_TRAINING_BUDGET.episodesPerIteration} episodes, ${QUICK_EVALUATION_SEEDS} evaluation seeds, default HPA only (barely trained agents)` },
     workers: { type: 'string', valueName: 'N', default: '2', description: 'rollout worker threads (the result does not depend on it)' },
     'eval-seeds': { type: 'string', valueName: 'N', description: `evaluation seeds per scenario and method, disjoint from training seeds (default ${DEFAULT_EVALUATION_SEEDS}; --quick: ${QUICK_EVALUATION_SEEDS})` },
-    baselines: { type: 'string', multiple: true, valueName: 'M', description: `baselines to compare with (${GENERATE_BASELINES.join(', ')}; default default-hpa,tuned-hpa; --quick: default-hpa; default-hpa always)` },
+    baselines: { type: 'string', multiple: true, valueName: 'M', description: `baselines to compare with (${GENERATE_BASELINES.join(', ')}; default ${DEFAULT_GENERATE_BASELINES.join(',')}; --quick: default-hpa; default-hpa always)` },
     'analysis-seeds': { type: 'string', valueName: 'N', description: 'seeds per scenario whose trajectories the analysis records (default: the evaluation seeds)' },
     app: { type: 'string', valueName: 'NAME', description: 'application name: bundle name and bundles/<cluster>/<app>/ (default: the topology name)' },
     namespace: { type: 'string', valueName: 'NS', default: 'default', description: 'namespace of the governed HPAs and the bundle' },

@@ -12,6 +12,11 @@ export const TRAINING_SCENARIOS = ['bottleneck', 'ddos', 'pod-failures', 'resour
 
 /** Baselines the MAS is compared with; the default HPA is always evaluated. */
 export const GENERATE_BASELINES = ['default-hpa', 'tuned-hpa', 'keda', 'static-max', 'clairvoyant'] as const;
+/**
+ * What `generate` compares with unless told: the default and tuned HPA (the product's goal is stated
+ * against both) and the clairvoyant bound (how far from the best possible; ≈ 6 s of evaluation).
+ */
+export const DEFAULT_GENERATE_BASELINES: readonly (typeof GENERATE_BASELINES)[number][] = ['default-hpa', 'tuned-hpa', 'clairvoyant'];
 
 export interface TrainingBudget {
   /** Training iterations, all run (no early stop: the result must not depend on a noisy criterion's luck). */
