@@ -77,49 +77,47 @@ export async function run(emit: Emit): Promise<void> {
 }
 
 /**
- * Wall time of training the default organisation on chained-services (all five training scenarios, the
- * tuned HPA base, its cost constraint, 2 worker threads) for a fixed number of iterations, and decision
- * steps per second. Kept short to
- * stay within the bench budget; `karma-hpa train` prints the same figures for a full run.
+ * The default organisation trained on chained-services as `generate` trains it (all five training
+ * scenarios, the tuned HPA base, its cost constraint, 2 worker threads), timed.
  */
-async function mappoTraining(): Promise<Record<string, unknown>> {
+async function trainDefaultOrganisation(iterations: number, stopAtConvergence: boolean, validateEvery: number) {
   const { trainPolicies } = await import('../generator/train/evaluation.ts');
   const { DEFAULT_MAPPO_CONFIG } = await import('../generator/train/mappo.ts');
   const { loadOrganisation } = await import('../policies/organisation.ts');
-  const iterations = 12;
   const started = performance.now();
-  const t = await trainPolicies({
+  const trained = await trainPolicies({
     topology: 'chained-services', scenarios: ['bottleneck', 'ddos', 'pod-failures', 'resource-contention', 'mixed'],
     organisation: loadOrganisation('default'), roleMode: 'hard', cwd: process.cwd(),
-    config: { ...DEFAULT_MAPPO_CONFIG, iterations, stopAtConvergence: false }, workers: 2, hpaBase: 'tuned',
+    config: { ...DEFAULT_MAPPO_CONFIG, iterations, stopAtConvergence }, workers: 2, hpaBase: 'tuned', validateEvery,
   });
-  const seconds = (performance.now() - started) / 1000;
+  return { trained, seconds: (performance.now() - started) / 1000, episodesPerIteration: DEFAULT_MAPPO_CONFIG.episodesPerIteration };
+}
+
+/**
+ * Wall time of a fixed number of iterations and decision steps per second. Kept short to stay within
+ * the bench budget; `karma-hpa train` prints the same figures for a full run.
+ */
+async function mappoTraining(): Promise<Record<string, unknown>> {
+  const iterations = 12;
+  const { trained: t, seconds, episodesPerIteration } = await trainDefaultOrganisation(iterations, false, 0);
   return {
     bench: 'train.mappo-chained-services', unit: 's/iteration', value: Number((seconds / iterations).toFixed(3)),
-    wallSeconds: Number(seconds.toFixed(1)), iterations, episodesPerIteration: DEFAULT_MAPPO_CONFIG.episodesPerIteration,
+    wallSeconds: Number(seconds.toFixed(1)), iterations, episodesPerIteration,
     decisionStepsPerSecond: Number((t.envSteps / seconds).toFixed(1)),
     simulatedSecondsPerSecond: Number(((t.envSteps * 15) / seconds).toFixed(0)),
   };
 }
 
 /**
- * Training the default organisation on chained-services to convergence, as `karma-hpa train --hpa-base
- * tuned --iterations 300` does: validations every 10 iterations decide (convergence on the agents as
- * deployed, generator/train/mappo.ts hasConverged), 300 iterations at most, 2 worker threads. The
- * reference is the fixed schedule `generate` trains (150 iterations, bench line above × 150).
+ * To convergence, as `karma-hpa train --hpa-base tuned --iterations 300` does: validations every 10
+ * iterations decide (convergence on the agents as deployed, generator/train/mappo.ts hasConverged),
+ * 300 iterations at most. The reference is the fixed schedule `generate` trains (150 iterations, the
+ * line above × 150).
  */
 async function mappoToConvergence(): Promise<Record<string, unknown>> {
-  const { DEFAULT_VALIDATE_EVERY, trainPolicies } = await import('../generator/train/evaluation.ts');
-  const { DEFAULT_MAPPO_CONFIG } = await import('../generator/train/mappo.ts');
-  const { loadOrganisation } = await import('../policies/organisation.ts');
+  const { DEFAULT_VALIDATE_EVERY } = await import('../generator/train/evaluation.ts');
   const cap = 300;
-  const started = performance.now();
-  const t = await trainPolicies({
-    topology: 'chained-services', scenarios: ['bottleneck', 'ddos', 'pod-failures', 'resource-contention', 'mixed'],
-    organisation: loadOrganisation('default'), roleMode: 'hard', cwd: process.cwd(),
-    config: { ...DEFAULT_MAPPO_CONFIG, iterations: cap }, workers: 2, hpaBase: 'tuned', validateEvery: DEFAULT_VALIDATE_EVERY,
-  });
-  const seconds = (performance.now() - started) / 1000;
+  const { trained: t, seconds } = await trainDefaultOrganisation(cap, true, DEFAULT_VALIDATE_EVERY);
   const last = [...t.history].reverse().find((h) => h.validation)?.validation;
   return {
     bench: 'train.mappo-to-convergence', unit: 's', value: Number(seconds.toFixed(1)),
