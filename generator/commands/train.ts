@@ -6,6 +6,7 @@ import { loadOrganisation } from '../../policies/organisation.ts';
 import { floatOpt, intOpt, listOpt, stringOpt, type Command, type ParsedArgs } from '../cli/command.ts';
 import { formatDuration, Progress } from '../cli/progress.ts';
 import { DEFAULT_MAPPO_CONFIG, type MappoConfig } from '../train/mappo.ts';
+import type { Activation } from '../train/nn.ts';
 import { trainedAgents } from '../train/baselines/index.ts';
 import { costBudgets, costConstraintConfig, DEFAULT_VALIDATE_EVERY, trainedMethodSetup, trainPolicies, TRAINED_METHODS, validationCosts, VALIDATION_SEEDS, type TrainedPolicies } from '../train/evaluation.ts';
 import { DEFAULT_MAX_COST_RATIO, selectionRecord, validate, validationText, type ReferenceCosts, type SeedValidation } from '../train/selection.ts';
@@ -153,7 +154,13 @@ function seedsOpt(args: ParsedArgs, cmd: string): number[] | undefined {
   return seeds;
 }
 
-/** A partial MappoConfig from a JSON file; unknown keys and wrong types are refused by name. */
+/** The MAPPO hyperparameters that take one of a few words. */
+const CONFIG_CHOICES: Partial<Record<string, readonly string[]>> = {
+  activation: ['tanh', 'relu'] satisfies Activation[],
+  convergenceOn: ['auto', 'return', 'validation'] satisfies MappoConfig['convergenceOn'][],
+};
+
+/** A partial MappoConfig from a JSON file; unknown keys, wrong types and words outside a key's choices are refused by name. */
 function readConfigOverrides(file: string | undefined, cwd: string): Partial<MappoConfig> {
   if (file === undefined) return {};
   const path = resolve(cwd, file);
@@ -170,7 +177,9 @@ function readConfigOverrides(file: string | undefined, cwd: string): Partial<Map
     else {
       const def = DEFAULT_MAPPO_CONFIG[key as keyof MappoConfig];
       const ok = def === null ? v === null || typeof v === 'number' : Array.isArray(def) ? Array.isArray(v) && v.every((x) => Number.isInteger(x) && x > 0) : typeof v === typeof def;
+      const choices = CONFIG_CHOICES[key];
       if (!ok) problems.push(`${key}: expected ${Array.isArray(def) ? 'an array of positive integers' : def === null ? 'a number or null' : `a ${typeof def}`}`);
+      else if (choices && !choices.includes(v as string)) problems.push(`${key}: expected one of ${choices.join(', ')}, got "${String(v)}"`);
     }
   }
   if (problems.length > 0) throw new KarmaError('invalid MAPPO config', { where: path, details: problems, hint: 'see MappoConfig in generator/train/mappo.ts' });

@@ -206,11 +206,13 @@ describe('karma-hpa train / evaluate', () => {
     expect(io2.stderr.join('')).toMatch(/missing required option --scenarios/);
     const dir = mkdtempSync(join(tmpdir(), 'karma-train-cfg-'));
     try {
-      writeFileSync(join(dir, 'mappo.json'), JSON.stringify({ entropyCoef: 'lots', learningRate: 1 }));
+      writeFileSync(join(dir, 'mappo.json'), JSON.stringify({ entropyCoef: 'lots', learningRate: 1, convergenceOn: 'luck', activation: 'relu' }));
       const io3 = capture(dir);
       expect(await main(['train', '--topology', 'chained-services', '--scenarios', fixture, '--out', 'x', '--config', 'mappo.json'], io3)).toBe(2);
       expect(io3.stderr.join('')).toMatch(/entropyCoef: expected a number/);
       expect(io3.stderr.join('')).toMatch(/learningRate: not a MAPPO hyperparameter/);
+      expect(io3.stderr.join('')).toMatch(/convergenceOn: expected one of auto, return, validation, got "luck"/);
+      expect(io3.stderr.join('')).not.toMatch(/activation/);
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
