@@ -5,7 +5,7 @@
 import { relative, isAbsolute } from 'node:path';
 import type { SummaryRow } from '../train/evaluation.ts';
 import { formatDuration } from '../cli/progress.ts';
-import { goalChecks, goalDescription, goalSentence, type GoalCheck } from '../train/goal.ts';
+import { goalChecks, goalDescription, goalInputsOf, goalSentence, type GoalCheck } from '../train/goal.ts';
 
 export interface StageTiming {
   stage: string;
@@ -57,7 +57,7 @@ export interface GenerateResult {
 
 /** The product's goal for the trained agents (`mas`) on every scenario both HPA baselines were evaluated on. */
 export function goalOfRun(rows: readonly SummaryRow[]): GoalCheck[] {
-  return goalChecks(rows.map((r) => ({ scenario: r.scenario, method: r.method, failedShare: r.failedShare.mean, replicaSeconds: r.replicaSeconds.mean })), 'mas');
+  return goalChecks(goalInputsOf(rows), 'mas');
 }
 
 /** Per method: success rate per scenario and its mean over scenarios (the paper's "all scenarios"). */

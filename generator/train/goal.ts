@@ -5,6 +5,7 @@
  * agents' or the scenario's (when even the clairvoyant planner fails more than the goal allows, no
  * autoscaler in the twin is known to meet it). Pure: evaluation rows in, one check per scenario out.
  */
+import type { SummaryRow } from './evaluation.ts';
 
 export const PRODUCT_GOAL = {
   /** Failed share ≤ this × the default HPA's. */
@@ -53,6 +54,11 @@ export interface GoalCheck {
     /** Whether the clairvoyant itself stays within the failure limit. */
     withinLimit: boolean;
   };
+}
+
+/** An evaluation summary (`summarise`) as the goal reads it. */
+export function goalInputsOf(rows: readonly SummaryRow[]): GoalInput[] {
+  return rows.map((r) => ({ scenario: r.scenario, method: r.method, failedShare: r.failedShare.mean, replicaSeconds: r.replicaSeconds.mean }));
 }
 
 /** The goal for `method` on every scenario where the default and tuned HPA were evaluated too, in first-seen scenario order. */
