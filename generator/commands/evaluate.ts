@@ -101,7 +101,8 @@ Metrics are the twin's (generator/twin/metrics.ts); ± is the half-width of the 
     // A 95 % CI over a single seed is undefined (NaN); JSON carries it as null.
     const summaryJson = withoutNonFinite(summary);
     // The product's goal for every trained method, when both HPA baselines ran on the same scenarios.
-    const goal = methodNames.filter((m) => trained.has(m)).flatMap((m) => goalChecks(goalInputsOf(summary), m));
+    const goalInputs = goalInputsOf(summary);
+    const goal = methodNames.filter((m) => trained.has(m)).flatMap((m) => goalChecks(goalInputs, m));
     const goalText = goal.length > 0 ? `\nGoal per scenario (${goalDescription()}), with the gap to the clairvoyant bound:\n\n${formatGoalChecks(goal)}` : '';
     if (args.values.json) io.out(canonicalPrettyJson({ ...header, summary: summaryJson, ...(goal.length > 0 ? { goal } : {}) }));
     else io.out(`${ctx.tuning ? `tuned HPA: CPU target ${ctx.tuning.cpuTargetPercent} %, behavior ${ctx.tuning.behavior}${tuneOn.length > 0 ? ` (tuned on ${tuningScenarios.map((s) => s.name).join(', ')})` : ''}\n` : ''}${table}${goalText}`);
