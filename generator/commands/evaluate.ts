@@ -44,7 +44,9 @@ export const evaluateCommand: Command = {
 The tuned HPA is grid-searched (CPU target × behavior) on the same scenarios (or those of --tune-on) with
 training seeds ${TUNING_SEEDS.join(', ')}. Held-out scenarios, tuned on the training ones:
   karma-hpa evaluate --topology chained-services --scenarios yoyo,node-loss --tune-on bottleneck,ddos,pod-failures,resource-contention,mixed --methods tuned-hpa,mas --policies runs/mas
-Metrics are the twin's (generator/twin/metrics.ts); ± is the half-width of the 95 % confidence interval.`,
+Metrics are the twin's (generator/twin/metrics.ts); ± is the half-width of the 95 % confidence interval.
+With trained agents, default-hpa and tuned-hpa among the methods, the product's goal is checked per
+scenario (${goalDescription()}); add clairvoyant for the gap to the best possible.`,
   run: async (args, io) => {
     const cmd = 'evaluate';
     const topologyRef = stringOpt(args, 'topology', cmd, true);
