@@ -22,7 +22,7 @@ export function goalDescription(): string {
 }
 
 /** The methods the goal compares with (evaluation method names). */
-export const GOAL_REFERENCES = { defaultHpa: 'default-hpa', tunedHpa: 'tuned-hpa', clairvoyant: 'clairvoyant' } as const;
+const GOAL_REFERENCES = { defaultHpa: 'default-hpa', tunedHpa: 'tuned-hpa', clairvoyant: 'clairvoyant' } as const;
 
 /** One scenario × method of an evaluation, as the goal reads it (means over seeds). */
 export interface GoalInput {
