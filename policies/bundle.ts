@@ -106,6 +106,14 @@ export interface ScenarioEvaluation {
   availability?: number;
   costReplicaSeconds?: number;
   resilience?: number;
+  /** Services that ran saturated at their replica ceiling, largest first (absent: none did, or not measured). */
+  saturatedAtCeiling?: CeilingSaturation[];
+}
+
+/** Seconds per episode (mean over seeds) a service's load reached 85 % of what its pods serve while it ran maxReplicas pods. */
+export interface CeilingSaturation {
+  service: string;
+  seconds: number;
 }
 
 export interface EvaluationSummary {

@@ -8,7 +8,7 @@ import type { Analysis, RunArtifacts } from './analysis.ts';
 import { actionText, conditionText, featureLabel } from './rules.ts';
 import { barChart, dendrogramChart, formatValue, lineChart, stackCharts, type LineSeries } from './svg/index.ts';
 import type { Episode } from './trajectory.ts';
-import { formatGoalChecks, goalChecks, goalDescription, goalSentence } from '../train/goal.ts';
+import { CEILING_NOTE, formatGoalChecks, goalChecks, goalDescription, goalSentence } from '../train/goal.ts';
 
 export interface RenderedReport {
   markdown: string;
@@ -118,9 +118,13 @@ function evaluationSection(a: Analysis, plots: Record<string, string>): string[]
     ])),
   ];
   if (a.agentMethod) {
-    const checks = goalChecks(rows.map((r) => ({ scenario: r.scenario, method: r.method, failedShare: 1 - r.successRate, ...(r.costReplicaSeconds !== undefined ? { replicaSeconds: r.costReplicaSeconds } : {}) })), a.agentMethod);
+    const checks = goalChecks(rows.map((r) => ({
+      scenario: r.scenario, method: r.method, failedShare: 1 - r.successRate,
+      ...(r.costReplicaSeconds !== undefined ? { replicaSeconds: r.costReplicaSeconds } : {}),
+      ...(r.saturatedAtCeiling ? { saturatedAtCeiling: r.saturatedAtCeiling } : {}),
+    })), a.agentMethod);
     if (checks.length > 0) {
-      out.push('', '### Goal', '', `The product's goal per scenario for ${code(a.agentMethod)}: ${goalDescription()} (replica-seconds); the clairvoyant bound (a planner that knows the future load and faults) shows how far from the best possible it is. Goal ${goalSentence(checks)}.`, '', formatGoalChecks(checks).trimEnd());
+      out.push('', '### Goal', '', `The product's goal per scenario for ${code(a.agentMethod)}: ${goalDescription()} (replica-seconds); the clairvoyant bound (a planner that knows the future load and faults) shows how far from the best possible it is. Goal ${goalSentence(checks)}. ${CEILING_NOTE}`, '', formatGoalChecks(checks).trimEnd());
     }
   }
   const scenarios = [...new Set(rows.map((r) => r.scenario))].sort();

@@ -7,7 +7,7 @@ import { basename, join } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { canonicalPrettyJson } from '../../policies/canonical.ts';
 import { KarmaError } from '../../policies/errors.ts';
-import { validateBundle, type EvaluationSummary, type PolicyBundle, type ScenarioEvaluation } from '../../policies/bundle.ts';
+import { validateBundle, type CeilingSaturation, type EvaluationSummary, type PolicyBundle, type ScenarioEvaluation } from '../../policies/bundle.ts';
 import { evaluateAgent, type AgentPolicy } from '../../policies/evaluator.ts';
 import { validateOrganisation } from '../../policies/organisation.ts';
 import type { Analysis, RunArtifacts, TrainingCurves, TwinFidelitySummary } from './analysis.ts';
@@ -129,6 +129,11 @@ function fromEvaluateSummary(rows: EvaluateSummaryRow[], where: string): Evaluat
     for (const [from, to] of Object.entries(EVALUATE_FIELDS)) {
       const m = (r[from] as { mean?: number } | undefined)?.mean;
       if (typeof m === 'number' && Number.isFinite(m)) (row as unknown as Record<string, number>)[to] = m;
+    }
+    const ceiling = r.saturatedAtCeiling;
+    if (Array.isArray(ceiling)) {
+      const valid = ceiling.filter((c): c is CeilingSaturation => typeof c?.service === 'string' && typeof c?.seconds === 'number' && c.seconds > 0);
+      if (valid.length > 0) row.saturatedAtCeiling = valid.map((c) => ({ service: c.service, seconds: c.seconds }));
     }
     return row;
   });

@@ -11,7 +11,7 @@ import {
   TRAINED_METHODS, TUNING_SEEDS, type MethodBuildContext, type TrainedPolicies,
 } from '../train/evaluation.ts';
 import { DEFAULT_MAPPO_CONFIG } from '../train/mappo.ts';
-import { formatGoalChecks, goalChecks, goalDescription, goalInputsOf } from '../train/goal.ts';
+import { CEILING_NOTE, formatGoalChecks, goalChecks, goalDescription, goalInputsOf } from '../train/goal.ts';
 import type { RoleMode } from '../train/twin-env.ts';
 import type { HpaBase } from '../train/hpa-design.ts';
 import { loadScenario } from '../twin/scenario.ts';
@@ -105,7 +105,8 @@ scenario (${goalDescription()}); add clairvoyant for the gap to the best possibl
     // The product's goal for every trained method, when both HPA baselines ran on the same scenarios.
     const goalInputs = goalInputsOf(summary);
     const goal = methodNames.filter((m) => trained.has(m)).flatMap((m) => goalChecks(goalInputs, m));
-    const goalText = goal.length > 0 ? `\nGoal per scenario (${goalDescription()}), with the gap to the clairvoyant bound:\n\n${formatGoalChecks(goal)}` : '';
+    const clairvoyantRan = goal.some((c) => c.clairvoyant);
+    const goalText = goal.length > 0 ? `\nGoal per scenario (${goalDescription()}), with the gap to the clairvoyant bound:\n\n${formatGoalChecks(goal)}${clairvoyantRan ? `\n${CEILING_NOTE}\n` : ''}` : '';
     if (args.values.json) io.out(canonicalPrettyJson({ ...header, summary: summaryJson, ...(goal.length > 0 ? { goal } : {}) }));
     else io.out(`${ctx.tuning ? `tuned HPA: CPU target ${ctx.tuning.cpuTargetPercent} %, behavior ${ctx.tuning.behavior}${tuneOn.length > 0 ? ` (tuned on ${tuningScenarios.map((s) => s.name).join(', ')})` : ''}\n` : ''}${table}${goalText}`);
     const outDir = stringOpt(args, 'out', cmd);

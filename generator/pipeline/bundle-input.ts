@@ -92,6 +92,7 @@ export function evaluationSummary(rows: readonly SummaryRow[], baseline = 'defau
       ['availability', r.availability], ['costReplicaSeconds', r.replicaSeconds], ['resilience', r.resilience],
     ];
     for (const [name, v] of optional) if (Number.isFinite(v.mean)) (row as unknown as Record<string, number>)[name] = v.mean;
+    if (r.saturatedAtCeiling.length > 0) row.saturatedAtCeiling = r.saturatedAtCeiling.map((c) => ({ ...c }));
     return row;
   });
   return { ...(rows.some((r) => r.method === baseline) ? { baseline } : {}), scenarios };

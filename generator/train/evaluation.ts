@@ -3,6 +3,7 @@
  * module, summarised as means with 95 % confidence intervals. Evaluation seeds start at
  * EVALUATION_SEED_BASE; training and tuning seeds stay below it.
  */
+import type { CeilingSaturation } from '../../policies/bundle.ts';
 import { KarmaError } from '../../policies/errors.ts';
 import type { AgentPolicy } from '../../policies/evaluator.ts';
 import type { Organisation } from '../../policies/organisation.ts';
@@ -216,6 +217,20 @@ export interface SummaryRow {
   availability: { mean: number; halfWidth: number };
   replicaSeconds: { mean: number; halfWidth: number };
   resilience: { mean: number; halfWidth: number };
+  /**
+   * Services that ran saturated at their replica ceiling (metrics.ts saturatedAtCeilingSeconds): mean
+   * seconds per episode, the largest first; services that never did are left out.
+   */
+  saturatedAtCeiling: CeilingSaturation[];
+}
+
+/** Mean seconds per episode each service was saturated at its ceiling; services with none left out; largest first. */
+export function ceilingSaturation(episodes: readonly EpisodeMetrics[]): CeilingSaturation[] {
+  const totals = new Map<string, number>();
+  for (const m of episodes) for (const [service, sm] of Object.entries(m.services)) totals.set(service, (totals.get(service) ?? 0) + sm.saturatedAtCeilingSeconds);
+  return [...totals].filter(([, total]) => total > 0)
+    .map(([service, total]) => ({ service, seconds: total / episodes.length }))
+    .sort((a, b) => b.seconds - a.seconds || (a.service < b.service ? -1 : 1));
 }
 
 export function evaluate(methods: Method[], topology: Topology, scenarios: Scenario[], seeds: number[], onEpisode?: () => void): EpisodeResult[] {
@@ -250,6 +265,7 @@ export function summarise(results: EpisodeResult[]): SummaryRow[] {
       availability: ci((m) => m.availability),
       replicaSeconds: ci((m) => m.replicaSeconds),
       resilience: ci((m) => m.resilience),
+      saturatedAtCeiling: ceilingSaturation(rs.map((r) => r.metrics)),
     };
   });
 }

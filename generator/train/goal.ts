@@ -3,8 +3,11 @@
  * most ¼ of the default HPA's and at most ½ of the tuned HPA's, at a cost (replica-seconds) at most
  * 1.1 × the tuned HPA's; and the gap to the clairvoyant bound, which tells whether a miss is the
  * agents' or the scenario's (when even the clairvoyant planner fails more than the goal allows, no
- * autoscaler in the twin is known to meet it). Pure: evaluation rows in, one check per scenario out.
+ * autoscaler in the twin is known to meet it), and which services the clairvoyant ran saturated at their
+ * replica ceilings (what a higher maxReplicas would relieve). Pure: evaluation rows in, one check per
+ * scenario out.
  */
+import type { CeilingSaturation } from '../../policies/bundle.ts';
 import type { SummaryRow } from './evaluation.ts';
 
 export const PRODUCT_GOAL = {
@@ -21,6 +24,15 @@ export function goalDescription(): string {
   return `failed ≤ ${PRODUCT_GOAL.failedVsDefaultHpa} × the default HPA's and ≤ ${PRODUCT_GOAL.failedVsTunedHpa} × the tuned HPA's, cost ≤ ${PRODUCT_GOAL.costVsTunedHpa} × the tuned HPA's`;
 }
 
+/**
+ * A service counts as held back by its ceiling when the clairvoyant ran it saturated at maxReplicas for
+ * at least one decision period (15 s) per episode on average.
+ */
+export const CEILING_REPORT_SECONDS = 15;
+
+/** What the ceiling column means, for the tables' readers. */
+export const CEILING_NOTE = `A service the clairvoyant ran saturated at its maxReplicas (offered load ≥ 85 % of what its ready pods serve, for ≥ ${CEILING_REPORT_SECONDS} s per episode) held back even the best plan: only a higher ceiling adds that capacity.`;
+
 /** The methods the goal compares with (evaluation method names). */
 const GOAL_REFERENCES = { defaultHpa: 'default-hpa', tunedHpa: 'tuned-hpa', clairvoyant: 'clairvoyant' } as const;
 
@@ -30,6 +42,7 @@ export interface GoalInput {
   method: string;
   failedShare: number;
   replicaSeconds?: number;
+  saturatedAtCeiling?: readonly CeilingSaturation[];
 }
 
 export interface GoalCheck {
@@ -53,12 +66,14 @@ export interface GoalCheck {
     gap: number;
     /** Whether the clairvoyant itself stays within the failure limit. */
     withinLimit: boolean;
+    /** Services it ran saturated at their replica ceiling for ≥ CEILING_REPORT_SECONDS per episode, largest first. */
+    atCeiling: CeilingSaturation[];
   };
 }
 
 /** An evaluation summary (`summarise`) as the goal reads it. */
 export function goalInputsOf(rows: readonly SummaryRow[]): GoalInput[] {
-  return rows.map((r) => ({ scenario: r.scenario, method: r.method, failedShare: r.failedShare.mean, replicaSeconds: r.replicaSeconds.mean }));
+  return rows.map((r) => ({ scenario: r.scenario, method: r.method, failedShare: r.failedShare.mean, replicaSeconds: r.replicaSeconds.mean, saturatedAtCeiling: r.saturatedAtCeiling }));
 }
 
 /** The goal for `method` on every scenario where the default and tuned HPA were evaluated too, in first-seen scenario order. */
@@ -89,6 +104,7 @@ export function goalChecks(rows: readonly GoalInput[], method: string): GoalChec
         ...(clairCost !== undefined ? { costRatio: clairCost } : {}),
         gap: own.failedShare - clair.failedShare,
         withinLimit: clair.failedShare <= failedLimit,
+        atCeiling: (clair.saturatedAtCeiling ?? []).filter((c) => c.seconds >= CEILING_REPORT_SECONDS).map((c) => ({ ...c })),
       };
     }
     out.push(check);
@@ -96,13 +112,17 @@ export function goalChecks(rows: readonly GoalInput[], method: string): GoalChec
   return out;
 }
 
-/** One sentence: "met on 2 of 5 scenarios (bottleneck, mixed); out of reach of the clairvoyant bound too on ddos". */
+/**
+ * One sentence: "met on 2 of 5 scenarios (bottleneck, mixed); where missed, the clairvoyant bound fails
+ * more than the goal allows too on ddos (at the replica ceiling of B, A), pod-failures (A)".
+ */
 export function goalSentence(checks: readonly GoalCheck[]): string {
   if (checks.length === 0) return 'not checked: the default and tuned HPA were not evaluated on the same scenarios';
   const met = checks.filter((c) => c.met);
   const unreachable = checks.filter((c) => !c.met && c.clairvoyant && !c.clairvoyant.withinLimit);
+  const why = (c: GoalCheck): string => (c.clairvoyant!.atCeiling.length > 0 ? ` (at the replica ceiling of ${c.clairvoyant!.atCeiling.map((x) => x.service).join(', ')})` : '');
   return `met on ${met.length} of ${checks.length} scenario${checks.length === 1 ? '' : 's'}${met.length > 0 ? ` (${met.map((c) => c.scenario).join(', ')})` : ''}`
-    + (unreachable.length > 0 ? `; where missed, the clairvoyant bound fails more than the goal allows too on ${unreachable.map((c) => c.scenario).join(', ')}` : '');
+    + (unreachable.length > 0 ? `; where missed, the clairvoyant bound fails more than the goal allows too on ${unreachable.map((c) => `${c.scenario}${why(c)}`).join(', ')}` : '');
 }
 
 /** What a check missed: "met", or "failed", "cost" or both. */
@@ -115,9 +135,10 @@ export function goalVerdict(c: GoalCheck): string {
 /** A Markdown table of checks: one row per scenario × method. */
 export function formatGoalChecks(checks: readonly GoalCheck[]): string {
   const pct = (x: number): string => `${(100 * x).toFixed(1)}`;
-  const head = `| scenario | method | failed % | goal: failed ≤ % (${PRODUCT_GOAL.failedVsDefaultHpa} × default, ${PRODUCT_GOAL.failedVsTunedHpa} × tuned HPA) | cost ÷ tuned HPA (goal ≤ ${PRODUCT_GOAL.costVsTunedHpa}) | goal | clairvoyant failed % | gap to clairvoyant (points) |`;
-  const sep = '|---|---|---|---|---|---|---|---|';
+  const head = `| scenario | method | failed % | goal: failed ≤ % (${PRODUCT_GOAL.failedVsDefaultHpa} × default, ${PRODUCT_GOAL.failedVsTunedHpa} × tuned HPA) | cost ÷ tuned HPA (goal ≤ ${PRODUCT_GOAL.costVsTunedHpa}) | goal | clairvoyant failed % | gap to clairvoyant (points) | clairvoyant saturated at maxReplicas (s per episode) |`;
+  const sep = '|---|---|---|---|---|---|---|---|---|';
+  const ceiling = (c: GoalCheck): string => (!c.clairvoyant ? '–' : c.clairvoyant.atCeiling.length === 0 ? 'none' : c.clairvoyant.atCeiling.map((x) => `${x.service} ${x.seconds.toFixed(0)}`).join(', '));
   const lines = checks.map((c) => `| ${c.scenario} | ${c.method} | ${pct(c.failedShare)} | ${(100 * c.failedLimit).toFixed(2)} | ${c.costRatio === undefined ? '–' : c.costRatio.toFixed(2)} | ${goalVerdict(c)} | `
-    + `${c.clairvoyant ? `${pct(c.clairvoyant.failedShare)}${c.clairvoyant.withinLimit ? '' : ' (above the goal)'}` : '–'} | ${c.clairvoyant ? `${c.clairvoyant.gap >= 0 ? '+' : '−'}${pct(Math.abs(c.clairvoyant.gap))}` : '–'} |`);
+    + `${c.clairvoyant ? `${pct(c.clairvoyant.failedShare)}${c.clairvoyant.withinLimit ? '' : ' (above the goal)'}` : '–'} | ${c.clairvoyant ? `${c.clairvoyant.gap >= 0 ? '+' : '−'}${pct(Math.abs(c.clairvoyant.gap))}` : '–'} | ${ceiling(c)} |`);
   return `${[head, sep, ...lines].join('\n')}\n`;
 }

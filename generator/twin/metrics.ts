@@ -14,6 +14,14 @@ import { F, type TimeSeries } from './series.ts';
 export const DEFAULT_RESILIENCE_WEIGHTS = { successRate: 0.2, podHealth: 0.2, latency: 0.2, entryAvailability: 0.2, trafficCapacity: 0.2 };
 export type ResilienceWeights = typeof DEFAULT_RESILIENCE_WEIGHTS;
 
+/**
+ * A service is saturated in a second when its offered load reaches this share of what its ready pods
+ * serve, or when load arrives and no pod is ready. At 85 % a pod of the twin's queue model (M/M/1 per
+ * pod) keeps a request 6.7 × its service time on average, and requests start to miss a 250 ms SLO in
+ * numbers (8 % of them for a pod serving 80 requests/s).
+ */
+export const SATURATION_SHARE = 0.85;
+
 export interface ServiceMetrics {
   successRate: number;
   latencyCompliance: number;
@@ -26,6 +34,13 @@ export interface ServiceMetrics {
   dropped: number;
   meanReplicas: number;
   maxP95LatencyMs: number;
+  /** Seconds the service was saturated (SATURATION_SHARE). */
+  saturatedSeconds: number;
+  /**
+   * Seconds it was saturated while running its ceiling's worth of pods (`maxReplicas` in the input):
+   * capacity only a higher ceiling could have added. 0 when the input gives no ceilings.
+   */
+  saturatedAtCeilingSeconds: number;
 }
 
 export interface RecoveryMetric {
@@ -68,6 +83,8 @@ export interface MetricsInput {
   edges?: readonly { from: number; to: number; callRatio: number }[];
   injectorEvents: readonly InjectorEvent[];
   slo: SloSpec;
+  /** Each service's replica ceiling (its HPA's maxReplicas as deployed), by service index. */
+  maxReplicas?: readonly number[];
   weights?: ResilienceWeights;
 }
 
@@ -165,6 +182,8 @@ export function recoveryTime(srBySecond: Float64Array, onset: number, threshold:
  * - latencyRatio = mean over (s, t) with offered > 0 of min(1, p95LatencyMs / SLO_s).
  * - entryAvailability = share of seconds in which every entry point e has sr(t, e) ≥ 0.9.
  * - trafficCapacityRatio = mean over (s, t) of min(1, capacityRps / offered) (1 when offered = 0).
+ * - per service: saturatedSeconds = #t with offered > 0 and offered ≥ SATURATION_SHARE × capacityRps;
+ *   saturatedAtCeilingSeconds = the same seconds with replicas ≥ maxReplicas_s.
  * - resilience (the paper's operational resilience reward) =
  *     w1·successRate + w2·(1 − podFailureRate) + w3·(1 − latencyRatio) + w4·entryAvailability
  *     + w5·trafficCapacityRatio, weights DEFAULT_RESILIENCE_WEIGHTS (0.2 each).
@@ -181,6 +200,8 @@ export function computeEpisodeMetrics(input: MetricsInput): EpisodeMetrics {
   let latencyRatioSum = 0, latencyRatioN = 0, capacityRatioSum = 0;
   for (let s = 0; s < S; s++) {
     let ok = 0, offered = 0, served = 0, dropped = 0, pending = 0, compliant = 0, available = 0, replicas = 0, maxP95 = 0;
+    let saturated = 0, saturatedAtCeiling = 0;
+    const ceiling = input.maxReplicas?.[s] ?? Infinity;
     for (let t = 0; t < T; t++) {
       const o = series.get(t, s, F.offered);
       const k = series.get(t, s, F.servedWithinSlo);
@@ -200,7 +221,12 @@ export function computeEpisodeMetrics(input: MetricsInput): EpisodeMetrics {
         latencyRatioN++;
       }
       if (p95 > maxP95) maxP95 = p95;
-      capacityRatioSum += rate(series.get(t, s, F.capacityRps), o);
+      const capacity = series.get(t, s, F.capacityRps);
+      capacityRatioSum += rate(capacity, o);
+      if (o > 0 && o >= SATURATION_SHARE * capacity) {
+        saturated++;
+        if (reps >= ceiling) saturatedAtCeiling++;
+      }
     }
     okAll += ok;
     offeredAll += offered;
@@ -221,6 +247,8 @@ export function computeEpisodeMetrics(input: MetricsInput): EpisodeMetrics {
       dropped,
       meanReplicas: T > 0 ? replicas / T : 0,
       maxP95LatencyMs: maxP95,
+      saturatedSeconds: saturated,
+      saturatedAtCeilingSeconds: saturatedAtCeiling,
     };
   }
   let entryOk = 0;

@@ -1093,6 +1093,7 @@ export class Simulation {
       edges: Array.from(this.edgeTo, (to, k) => ({ from: this.edgeFrom(k), to, callRatio: this.edgeRatio[k]! })),
       injectorEvents: this.injectorEvents,
       slo: this.scenario.slo,
+      maxReplicas: this.topology.services.map((s) => s.maxReplicas),
     });
   }
 }

@@ -53,9 +53,9 @@ describe('karma-hpa generate', () => {
     // The goal needs both HPA baselines: this run evaluated the default HPA only, so no goal line.
     expect(parsed.evaluation.goal).toEqual([]);
     expect(text).not.toMatch(/^ {2}goal/m);
-    const goal = [{ scenario: 'ddos', method: 'mas', failedShare: 0.07, failedLimit: 0.0405, failedMet: false, met: false, costRatio: 1.05, costMet: true, clairvoyant: { failedShare: 0.056, gap: 0.014, withinLimit: false } }];
+    const goal = [{ scenario: 'ddos', method: 'mas', failedShare: 0.07, failedLimit: 0.0405, failedMet: false, met: false, costRatio: 1.05, costMet: true, clairvoyant: { failedShare: 0.056, gap: 0.014, withinLimit: false, atCeiling: [{ service: 'B', seconds: 164 }, { service: 'A', seconds: 118 }] } }];
     expect(formatGenerateSummary({ ...parsed, evaluation: { ...parsed.evaluation, goal } }, work))
-      .toMatch(/\n {2}goal {6}met on 0 of 1 scenario; where missed, the clairvoyant bound fails more than the goal allows too on ddos \(failed ≤ 0\.25 × the default HPA's/);
+      .toMatch(/\n {2}goal {6}met on 0 of 1 scenario; where missed, the clairvoyant bound fails more than the goal allows too on ddos \(at the replica ceiling of B, A\) \(failed ≤ 0\.25 × the default HPA's/);
     expect(r.code, r.err).toBe(0);
     GENERATE_STAGES.forEach((stage, i) => expect(r.err).toContain(`[${i + 1}/${GENERATE_STAGES.length}] ${stage}: `));
     expect(r.err).toMatch(/train: 2\/2 \(100%\)/);

@@ -17,10 +17,11 @@ import { firstVersion, secondVersion } from '../../fixtures/bundle/versions.ts';
 import { gitCli, tempDir } from '../publish/support.ts';
 
 const ci = (mean: number, halfWidth: number) => ({ mean, halfWidth });
-function row(scenario: string, method: string, success: number, halfWidth: number, cost = 1000): SummaryRow {
+function row(scenario: string, method: string, success: number, halfWidth: number, cost = 1000, saturatedAtCeiling: SummaryRow['saturatedAtCeiling'] = []): SummaryRow {
   return {
     scenario, method, seeds: 3, successRate: ci(success, halfWidth), failedShare: ci(1 - success, halfWidth), latencyCompliance: ci(0.9, 0.01),
     pendingRatio: ci(0.05, 0.01), recoverySeconds: ci(30, 5), availability: ci(0.95, 0.01), replicaSeconds: ci(cost, 10), resilience: ci(0.8, 0.01),
+    saturatedAtCeiling,
   };
 }
 
@@ -94,6 +95,10 @@ describe('bundle inputs from the pipeline', () => {
     expect(summary.scenarios[0]!.successRateCi95![1]).toBe(1);
     expect(summary.scenarios[1]!.successRateCi95).toBeUndefined();
     expect(evaluationSummary([row('ddos', 'mas', 0.9, 0.01)]).baseline).toBeUndefined();
+    // Services saturated at their ceiling travel into the bundle; none: no field.
+    expect(summary.scenarios[0]!.saturatedAtCeiling).toBeUndefined();
+    const limited = evaluationSummary([row('ddos', 'clairvoyant', 0.94, 0.01, 1000, [{ service: 'B', seconds: 164 }, { service: 'A', seconds: 118.4 }])]);
+    expect(limited.scenarios[0]!.saturatedAtCeiling).toEqual([{ service: 'B', seconds: 164 }, { service: 'A', seconds: 118.4 }]);
   });
 });
 

@@ -84,13 +84,14 @@ describe('analysis report', () => {
     const e = (scenario: string, method: string, successRate: number, costReplicaSeconds: number) => ({ scenario, method, seeds: 5, successRate, costReplicaSeconds });
     const withBaselines = { ...analysis, evaluation: { ...analysis.evaluation, scenarios: [
       e('bottleneck', 'default-hpa', 0.654, 4470), e('bottleneck', 'tuned-hpa', 0.968, 6600), e('bottleneck', 'clairvoyant', 0.999, 5800), e('bottleneck', agent, 0.986, 7000),
-      e('ddos', 'default-hpa', 0.7, 5000), e('ddos', 'tuned-hpa', 0.919, 7000), e('ddos', 'clairvoyant', 0.944, 7200), e('ddos', agent, 0.922, 7500),
+      e('ddos', 'default-hpa', 0.7, 5000), e('ddos', 'tuned-hpa', 0.919, 7000), { ...e('ddos', 'clairvoyant', 0.944, 7200), saturatedAtCeiling: [{ service: 'B', seconds: 164 }, { service: 'A', seconds: 118 }] }, e('ddos', agent, 0.922, 7500),
     ] } };
     const md = renderReport(artifacts, withBaselines).markdown;
     expect(md).toContain('### Goal');
-    expect(md).toContain('Goal met on 1 of 2 scenarios (bottleneck); where missed, the clairvoyant bound fails more than the goal allows too on ddos.');
-    expect(md).toContain(`| bottleneck | ${agent} | 1.4 | 1.60 | 1.06 | met | 0.1 | +1.3 |`);
-    expect(md).toContain(`| ddos | ${agent} | 7.8 | 4.05 | 1.07 | missed (failed share) | 5.6 (above the goal) | +2.2 |`);
+    expect(md).toContain('Goal met on 1 of 2 scenarios (bottleneck); where missed, the clairvoyant bound fails more than the goal allows too on ddos (at the replica ceiling of B, A).');
+    expect(md).toContain('held back even the best plan: only a higher ceiling adds that capacity.');
+    expect(md).toContain(`| bottleneck | ${agent} | 1.4 | 1.60 | 1.06 | met | 0.1 | +1.3 | none |`);
+    expect(md).toContain(`| ddos | ${agent} | 7.8 | 4.05 | 1.07 | missed (failed share) | 5.6 (above the goal) | +2.2 | B 164, A 118 |`);
     // The synthetic run alone has no tuned HPA: no goal to check, no section.
     expect(report.markdown).not.toContain('### Goal');
   });
@@ -178,6 +179,10 @@ describe('karma-hpa analyze on a training directory', () => {
     writeFileSync(join(dir, 'train', 'summary.json'), JSON.stringify({ topology: 'chained-services', summary: [
       { scenario: 'ddos', method: 'mas', seeds: 2, successRate: { mean: 0.9, halfWidth: 0.05 }, recoverySeconds: { mean: 40, halfWidth: 3 }, replicaSeconds: { mean: 9000, halfWidth: 10 } },
       { scenario: 'ddos', method: 'default-hpa', seeds: 2, successRate: { mean: 0.7, halfWidth: 0.02 } },
+      { scenario: 'ddos', method: 'tuned-hpa', seeds: 2, successRate: { mean: 0.92, halfWidth: 0.01 }, replicaSeconds: { mean: 8500, halfWidth: 10 } },
+      // A malformed entry is left out; the rest reaches the goal table.
+      { scenario: 'ddos', method: 'clairvoyant', seeds: 2, successRate: { mean: 0.944, halfWidth: 0.01 }, replicaSeconds: { mean: 8600, halfWidth: 10 },
+        saturatedAtCeiling: [{ service: 'B', seconds: 164 }, { service: 'A' }] },
     ] }));
     const io = capture(dir);
     expect(await main(['analyze', '--run', 'train', '--topology', 'chained-services', '--scenarios', 'ddos', '--seeds', '2', '--out', 'report'], io)).toBe(0);
@@ -185,6 +190,8 @@ describe('karma-hpa analyze on a training directory', () => {
     const md = readFileSync(join(dir, 'report', 'report.md'), 'utf8');
     expect(md).toContain('Source: `summary.json`');
     expect(md).toContain('| `ddos` | `mas` | 2 | 90.0 % | 85.0 % – 95.0 % | 40.0 | 9000 |');
+    expect(md).toContain('the clairvoyant bound fails more than the goal allows too on ddos (at the replica ceiling of B).');
+    expect(md).toMatch(/\| ddos \| mas \| 10\.0 \| 4\.00 \| 1\.06 \| missed \(failed share\) \| 5\.6 \(above the goal\) \| \+4\.4 \| B 164 \|/);
     expect(md).toMatch(/\| `ddos-manager` \| policy \| /);
     expect(md).toContain('![training curves](plots/training.svg)');
     // Only iteration 1 was validated: its own panels, and one sentence with the last validation.

@@ -53,11 +53,21 @@ describe('karma-hpa evaluate --bundle', () => {
       expect(g.costRatio).toBeCloseTo(of('bundle').replicaSeconds.mean / of('tuned-hpa').replicaSeconds.mean, 12);
       expect(g.met).toBe(g.failedShare <= g.failedLimit && g.costRatio <= 1.1);
       expect(g.clairvoyant.gap).toBeCloseTo(g.failedShare - of('clairvoyant').failedShare.mean, 12);
-      const summaryFile = JSON.parse(readFileSync(join(dir, 'eval', 'summary.json'), 'utf8')) as { goal: unknown[] };
+      const summaryFile = JSON.parse(readFileSync(join(dir, 'eval', 'summary.json'), 'utf8')) as { goal: unknown[]; summary: { method: string; saturatedAtCeiling: unknown }[] };
       expect(summaryFile.goal).toEqual(out.goal);
+      // Where the clairvoyant ran services saturated at their ceiling, from its raw episode: on this
+      // surge B (3 replicas) and A (5) both are, and the goal names those held there ≥ 15 s.
+      const episodes = JSON.parse(readFileSync(join(dir, 'eval', 'episodes.json'), 'utf8')) as { episodes: { method: string; metrics: { services: Record<string, { saturatedAtCeilingSeconds: number }> } }[] };
+      const clair = episodes.episodes.find((e) => e.method === 'clairvoyant')!;
+      const atCeiling = Object.entries(clair.metrics.services).filter(([, m]) => m.saturatedAtCeilingSeconds > 0)
+        .map(([service, m]) => ({ service, seconds: m.saturatedAtCeilingSeconds })).sort((a, b) => b.seconds - a.seconds);
+      expect(atCeiling.map((c) => c.service).sort()).toEqual(['A', 'B']);
+      expect(summaryFile.summary.find((r) => r.method === 'clairvoyant')!.saturatedAtCeiling).toEqual(atCeiling);
+      expect((g.clairvoyant as unknown as { atCeiling: unknown }).atCeiling).toEqual(atCeiling.filter((c) => c.seconds >= 15));
       for (const text of [readFileSync(join(dir, 'report.md'), 'utf8'), readFileSync(join(dir, 'eval', 'summary.md'), 'utf8')]) {
         expect(text).toContain('Goal per scenario');
-        expect(text).toMatch(/\| short-ddos \| bundle \| [\d.]+ \| [\d.]+ \| [\d.]+ \| (met|missed \([a-z ,]+\)) \| [\d.]+( \(above the goal\))? \| [+−][\d.]+ \|/);
+        expect(text).toMatch(/\| short-ddos \| bundle \| [\d.]+ \| [\d.]+ \| [\d.]+ \| (met|missed \([a-z ,]+\)) \| [\d.]+( \(above the goal\))? \| [+−][\d.]+ \| (B|A) \d+, (A|B) \d+ \|/);
+        expect(text).toContain('only a higher ceiling adds that capacity');
       }
     } finally {
       rmSync(dir, { recursive: true, force: true });

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { formatGoalChecks, goalChecks, goalSentence, goalVerdict, type GoalInput } from '../../../generator/train/goal.ts';
+import { CEILING_REPORT_SECONDS, formatGoalChecks, goalChecks, goalSentence, goalVerdict, type GoalInput } from '../../../generator/train/goal.ts';
 
 const row = (scenario: string, method: string, failedShare: number, replicaSeconds?: number): GoalInput => ({ scenario, method, failedShare, ...(replicaSeconds !== undefined ? { replicaSeconds } : {}) });
 
@@ -44,7 +44,21 @@ describe('the product goal', () => {
     const md = formatGoalChecks(goalChecks(rows, 'mas'));
     const lines = md.trimEnd().split('\n');
     expect(lines).toHaveLength(5);
-    expect(lines[2]).toBe('| bottleneck | mas | 1.4 | 1.60 | 1.06 | met | 0.1 | +1.3 |');
-    expect(lines[3]).toBe('| ddos | mas | 7.8 | 4.05 | 1.07 | missed (failed share) | 5.6 (above the goal) | +2.2 |');
+    expect(lines[2]).toBe('| bottleneck | mas | 1.4 | 1.60 | 1.06 | met | 0.1 | +1.3 | none |');
+    expect(lines[3]).toBe('| ddos | mas | 7.8 | 4.05 | 1.07 | missed (failed share) | 5.6 (above the goal) | +2.2 | none |');
+  });
+  it('names the services the clairvoyant ran saturated at their replica ceiling, for a decision period or more', () => {
+    const withCeiling = rows.map((r) => (r.method === 'clairvoyant' && r.scenario === 'ddos'
+      ? { ...r, saturatedAtCeiling: [{ service: 'B', seconds: 164 }, { service: 'A', seconds: 118.4 }, { service: 'C', seconds: CEILING_REPORT_SECONDS - 1 }] }
+      : r.method === 'mas' && r.scenario === 'ddos' ? { ...r, saturatedAtCeiling: [{ service: 'D', seconds: 300 }] } : r));
+    const checks = goalChecks(withCeiling, 'mas');
+    const ddos = checks.find((c) => c.scenario === 'ddos')!;
+    // The clairvoyant's, not the agents' own: C's 14 s are under one decision period.
+    expect(ddos.clairvoyant!.atCeiling).toEqual([{ service: 'B', seconds: 164 }, { service: 'A', seconds: 118.4 }]);
+    expect(checks.find((c) => c.scenario === 'bottleneck')!.clairvoyant!.atCeiling).toEqual([]);
+    expect(goalSentence(checks)).toBe('met on 1 of 3 scenarios (bottleneck); where missed, the clairvoyant bound fails more than the goal allows too on ddos (at the replica ceiling of B, A)');
+    expect(formatGoalChecks(checks).split('\n')[3]).toBe('| ddos | mas | 7.8 | 4.05 | 1.07 | missed (failed share) | 5.6 (above the goal) | +2.2 | B 164, A 118 |');
+    // Without a clairvoyant run there is nothing to say.
+    expect(formatGoalChecks(goalChecks(rows.filter((r) => r.method !== 'clairvoyant'), 'mas')).split('\n')[2]!.endsWith('| – | – | – |')).toBe(true);
   });
 });

@@ -56,6 +56,21 @@ describe('episode metrics', () => {
     expect(m.meanRecoverySeconds).toBeNull();
   });
 
+  it('counts the seconds a service is saturated, and those at its replica ceiling', () => {
+    // One service, capacity 100 req/s: offered 84 (under 85 %), 85, 120, 90 with no ready pod (capacity 0), idle.
+    const series = seriesOf([[[84, 84, 50]], [[85, 85, 50]], [[120, 100, 50]], [[90, 0, 0]], [[0, 0, 0]]]);
+    const cap = [100, 100, 100, 0, 0];
+    const reps = [2, 3, 3, 2, 3];
+    cap.forEach((c, t) => { series.data[t * 12 + F.capacityRps] = c; series.data[t * 12 + F.replicas] = reps[t]!; });
+    const input = { series, sloMs: [100], cpuRequestMilli: [100], entryServices: [0], injectorEvents: [], slo };
+    const atThree = computeEpisodeMetrics({ ...input, maxReplicas: [3] }).services.s0!;
+    expect(atThree.saturatedSeconds).toBe(3); // t = 1, 2, 3
+    expect(atThree.saturatedAtCeilingSeconds).toBe(2); // t = 1, 2: three replicas, the ceiling
+    expect(computeEpisodeMetrics({ ...input, maxReplicas: [2] }).services.s0!.saturatedAtCeilingSeconds).toBe(3);
+    // No ceilings given: nothing is "at the ceiling".
+    expect(computeEpisodeMetrics(input).services.s0!.saturatedAtCeilingSeconds).toBe(0);
+  });
+
   it('recovery time: first 60 s run of success ≥ 0.95 after the onset; null when it never comes', () => {
     const sr = new Float64Array(300).fill(1);
     for (let t = 100; t < 140; t++) sr[t] = 0.5;
