@@ -111,11 +111,12 @@ export function metricsTable(header: { topology: string; scenario: string; autos
   }
   const names = Object.keys(m.services);
   const w = Math.max(7, ...names.map((n) => n.length));
-  lines.push('', `  ${'service'.padEnd(w)}  success  latency-ok  pending  avail  mean-replicas  max-p95-ms`);
+  lines.push('', `  ${'service'.padEnd(w)}  success  latency-ok  pending  avail  mean-replicas  max-p95-ms  saturated-s  at-ceiling-s`);
   for (const n of names) {
     const s = m.services[n]!;
-    lines.push(`  ${n.padEnd(w)}  ${pct(s.successRate).padStart(7)}  ${pct(s.latencyCompliance).padStart(10)}  ${pct(s.pendingRatio).padStart(7)}  ${pct(s.availability).padStart(5)}  ${s.meanReplicas.toFixed(2).padStart(13)}  ${s.maxP95LatencyMs.toFixed(0).padStart(10)}`);
+    lines.push(`  ${n.padEnd(w)}  ${pct(s.successRate).padStart(7)}  ${pct(s.latencyCompliance).padStart(10)}  ${pct(s.pendingRatio).padStart(7)}  ${pct(s.availability).padStart(5)}  ${s.meanReplicas.toFixed(2).padStart(13)}  ${s.maxP95LatencyMs.toFixed(0).padStart(10)}  ${String(s.saturatedSeconds).padStart(11)}  ${String(s.saturatedAtCeilingSeconds).padStart(12)}`);
   }
+  lines.push('', '  saturated-s: seconds with offered load ≥ 85 % of what the ready pods serve; at-ceiling-s: of those, at maxReplicas');
   return `${lines.join('\n')}\n`;
 }
 

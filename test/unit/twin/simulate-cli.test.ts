@@ -20,6 +20,11 @@ describe('karma-hpa simulate', () => {
     expect(r.out).toMatch(/success rate\s+\d+\.\d %/);
     expect(r.out).toMatch(/30 s\s+ddos\s+web/);
     expect(r.out).toMatch(/\n {2}web\s+\d+\.\d %/);
+    // The per-service saturation columns are the episode metrics' own numbers.
+    const json = await simulate(['--scenario', 'short-ddos.yaml', '--seed', '3', '--json']);
+    const web = (JSON.parse(json.out) as { metrics: { services: Record<string, { saturatedSeconds: number; saturatedAtCeilingSeconds: number }> } }).metrics.services.web!;
+    expect(web.saturatedSeconds).toBeGreaterThan(0);
+    expect(r.out).toMatch(new RegExp(`\\n {2}web .* ${web.saturatedSeconds} +${web.saturatedAtCeilingSeconds}\\n`));
   });
 
   it('prints JSON with --json and the same bytes for the same seed; writes identical CSV and JSON series', async () => {
