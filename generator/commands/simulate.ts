@@ -6,7 +6,7 @@ import { intOpt, stringOpt, type Command } from '../cli/command.ts';
 import { createSimulation, type AutoscalerMode } from '../twin/simulation.ts';
 import { builtinScenarioNames, builtinScenarioTopologies, loadScenario, topologyOfScenario } from '../twin/scenario.ts';
 import { builtinTopologyNames, loadTopology } from '../twin/topology.ts';
-import { meanConfidence95, type EpisodeMetrics } from '../twin/metrics.ts';
+import { meanConfidence95, SATURATION_SHARE, type EpisodeMetrics } from '../twin/metrics.ts';
 
 const AUTOSCALERS: AutoscalerMode[] = ['hpa', 'none', 'static-max'];
 
@@ -116,7 +116,7 @@ export function metricsTable(header: { topology: string; scenario: string; autos
     const s = m.services[n]!;
     lines.push(`  ${n.padEnd(w)}  ${pct(s.successRate).padStart(7)}  ${pct(s.latencyCompliance).padStart(10)}  ${pct(s.pendingRatio).padStart(7)}  ${pct(s.availability).padStart(5)}  ${s.meanReplicas.toFixed(2).padStart(13)}  ${s.maxP95LatencyMs.toFixed(0).padStart(10)}  ${String(s.saturatedSeconds).padStart(11)}  ${String(s.saturatedAtCeilingSeconds).padStart(12)}`);
   }
-  lines.push('', '  saturated-s: seconds with offered load ≥ 85 % of what the ready pods serve; at-ceiling-s: of those, at maxReplicas');
+  lines.push('', `  saturated-s: seconds with offered load ≥ ${100 * SATURATION_SHARE} % of what the ready pods serve; at-ceiling-s: of those, at maxReplicas`);
   return `${lines.join('\n')}\n`;
 }
 

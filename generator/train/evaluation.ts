@@ -225,7 +225,7 @@ export interface SummaryRow {
 }
 
 /** Mean seconds per episode each service was saturated at its ceiling; services with none left out; largest first. */
-export function ceilingSaturation(episodes: readonly EpisodeMetrics[]): CeilingSaturation[] {
+function ceilingSaturation(episodes: readonly EpisodeMetrics[]): CeilingSaturation[] {
   const totals = new Map<string, number>();
   for (const m of episodes) for (const [service, sm] of Object.entries(m.services)) totals.set(service, (totals.get(service) ?? 0) + sm.saturatedAtCeilingSeconds);
   return [...totals].filter(([, total]) => total > 0)

@@ -8,6 +8,7 @@
  * scenario out.
  */
 import type { CeilingSaturation } from '../../policies/bundle.ts';
+import { SATURATION_SHARE } from '../twin/metrics.ts';
 import type { SummaryRow } from './evaluation.ts';
 
 export const PRODUCT_GOAL = {
@@ -31,7 +32,7 @@ export function goalDescription(): string {
 export const CEILING_REPORT_SECONDS = 15;
 
 /** What the ceiling column means, for the tables' readers. */
-export const CEILING_NOTE = `A service the clairvoyant ran saturated at its maxReplicas (offered load ≥ 85 % of what its ready pods serve, for ≥ ${CEILING_REPORT_SECONDS} s per episode) held back even the best plan: only a higher ceiling adds that capacity.`;
+export const CEILING_NOTE = `A service the clairvoyant ran saturated at its maxReplicas (offered load ≥ ${100 * SATURATION_SHARE} % of what its ready pods serve, for ≥ ${CEILING_REPORT_SECONDS} s per episode) held back even the best plan: only a higher ceiling adds that capacity.`;
 
 /** The methods the goal compares with (evaluation method names). */
 const GOAL_REFERENCES = { defaultHpa: 'default-hpa', tunedHpa: 'tuned-hpa', clairvoyant: 'clairvoyant' } as const;
